@@ -1,0 +1,8 @@
+"""Command-line commands of the review stage (registered by vlcultura.cli)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the `vlcultura` app."""
