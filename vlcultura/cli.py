@@ -29,6 +29,18 @@ COMMAND_MODULES = (
     "vlcultura.hub",
 )
 
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    """From a folder of photos to a culturally grounded captioning model."""
+    if version:
+        from vlcultura import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
