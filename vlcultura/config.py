@@ -58,7 +58,10 @@ class CohereConfig(StrictModel):
     judge_model: str | None = None  # defaults to `model`
     embed_model: str = "embed-v4.0"
     timeout_s: float = 120.0
-    max_retries: int = 5
+    max_retries: int = 5  # ours (429/5xx/422 NO_VALID_RESPONSE/timeouts); the SDK's own are off
+    backoff_s: float = 1.0  # first retry delay, doubled each time (+-25% jitter)
+    backoff_max_s: float = 60.0
+    invalid_answer_retries: int = 2  # billed answers that fail schema validation, asked again
     concurrency: int = 8
     requests_per_minute: float = 20.0  # trial keys: 20/min per model
     temperature: float = 0.3
@@ -77,6 +80,7 @@ class GenerateConfig(StrictModel):
     seed: int = 42
     prompt_version: str = "v1"
     ledger_path: str | None = None  # default: <output>/ledger.sqlite
+    prompts_dir: str | None = None  # extra <variety>.yaml prompt files that add or override varieties
     local_model: str | None = None  # path or id for the local backend
     local_batch_size: int = 8
     cohere: CohereConfig = Field(default_factory=CohereConfig)
@@ -84,16 +88,23 @@ class GenerateConfig(StrictModel):
 
 class JudgeConfig(StrictModel):
     enabled: bool = True
-    backend: Literal["auto", "cohere", "rules"] = "auto"
+    backend: Literal["auto", "cohere", "rules"] = "auto"  # auto: cohere if a key is set, else rules
     min_desirable_score: float = 3.5  # mean rubric score (1-5) a desirable row must reach
+    max_undesirable_score: float = 3.0  # an undesirable row must score at most this on its criterion
     parse_retries: int = 2
     seed: int = 7
+    temperature: float = 0.0
+    max_tokens: int = 500
+    budget_usd: float = 20.0
+    ledger_path: str | None = None  # default: the generation stage's ledger next to its output
+    prompt_version: str = "judge-v1"
 
 
 class FilterConfig(StrictModel):
     min_words: int = 5
     max_words: int = 120
     near_duplicate_threshold: float = 0.85  # Jaccard on MinHash shingles
+    near_duplicate_scope: Literal["image", "dataset"] = "image"  # compare within one image (and label) or all
     check_variety: bool = True
 
 
@@ -113,6 +124,8 @@ class ExportConfig(StrictModel):
     include_arena: str | None = None  # path to converted Arena KTO rows to mix in
     license: str = "apache-2.0"
     organization: str = "somosnlp-hackathon-2026"
+    min_prompts: int = 100  # the challenge's minimum for a *_prompts dataset
+    code_url: str | None = None  # link to the code in the Dataset Card
 
 
 class LoraSettings(StrictModel):
@@ -202,20 +215,22 @@ class PipelineConfig(StrictModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
-    @model_validator(mode="after")
-    def _no_secret_fields(self) -> "PipelineConfig":
-        _reject_secrets(self.model_dump())
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_fields(cls, data: Any) -> Any:
+        _reject_secrets(data)  # before field validation: the message must name the real problem
+        return data
 
 
-_SECRET_HINTS = ("api_key", "token", "password", "secret")
+_SECRET_NAMES = ("api_key", "token", "password", "secret")
 
 
 def _reject_secrets(tree: Any, path: str = "") -> None:
     """Secrets belong in the environment; a recipe that holds one is refused."""
     if isinstance(tree, dict):
         for key, value in tree.items():
-            if any(h in str(key).lower() for h in _SECRET_HINTS) and value:
+            name = str(key).lower()
+            if value and any(name == n or name.endswith("_" + n) for n in _SECRET_NAMES):
                 raise ValueError(f"config key {path}{key} looks like a secret: set it in the "
                                  "environment (CO_API_KEY, HF_TOKEN, ARGILLA_API_KEY), not in a recipe")
             _reject_secrets(value, f"{path}{key}.")
