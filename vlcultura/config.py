@@ -21,19 +21,29 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+ManifestField = Literal["file", "labels", "country", "variety", "topic", "license", "attribution",
+                        "source"]
+
+
 class IngestConfig(StrictModel):
-    source: str | None = None  # folder, CSV/JSONL manifest, or imagefolder/Hub dataset
-    max_side: int = 1536  # longest edge after normalisation
-    max_pixels: int = 64_000_000  # decompression-bomb guard on the decoded size
-    max_file_bytes: int = 50_000_000  # raw input file size cap
-    max_encoded_bytes: int = 19_000_000  # under Cohere's 20 MB per request
-    jpeg_quality: int = 92
+    """How photos become metadata-free, normalised rows (docs/ingest.md)."""
+
+    source: str | None = None  # folder, CSV/JSONL/JSON manifest, imagefolder, Hub id, "vlcultura:samples"
+    max_side: int = Field(1536, ge=16)  # longest edge after normalisation
+    max_pixels: int = Field(64_000_000, ge=1)  # decompression-bomb guard on the declared size
+    max_file_bytes: int = Field(50_000_000, ge=1)  # raw input file size cap
+    max_encoded_bytes: int = Field(19_000_000, ge=1)  # under Cohere's 20 MB per request
+    jpeg_quality: int = Field(92, ge=1, le=95)
     animated: Literal["reject", "first_frame"] = "reject"
-    near_duplicate_distance: int = 4  # Hamming distance on a 64-bit perceptual hash
+    near_duplicate_distance: int | None = Field(4, ge=0)  # pHash Hamming distance; None: keep near duplicates
+    columns: dict[ManifestField, str] = Field(default_factory=dict)  # field -> manifest column
+    folder_labels: bool = True  # a plain folder's sub-folder names are labels (imagefolder rule)
+    workers: int = Field(4, ge=1)  # decoding threads (Pillow releases the GIL)
     default_country: str | None = None
     default_variety: str | None = None
     default_topic: str | None = None
     default_license: str | None = None
+    default_attribution: str | None = None
 
 
 class PriceConfig(StrictModel):
