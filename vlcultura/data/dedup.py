@@ -1,39 +1,61 @@
-"""Near-duplicate texts: Jaccard similarity of word-trigram shingles within a group.
+"""Near-duplicate texts by MinHash LSH (datasketch), verified with the exact Jaccard.
 
-NOTE FOR THE OWNER OF THIS FILE (filters): the ingest helper overwrote the uncommitted original
-of this file by accident at 13:36 UTC and could not recover it. This is a reconstruction of the
-API that `vlcultura.data.filters` calls (`near_duplicates(texts, groups, threshold)`), using exact
-Jaccard instead of MinHash. Please replace it with your version (or keep it) and delete this note.
+Many near-identical descriptions teach the model one sentence by heart and inflate the counts a
+Dataset Card reports. LSH finds candidate pairs in near-linear time; the exact Jaccard of the
+shingle sets then decides, so the result does not depend on hash luck.
 """
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections.abc import Sequence
+
+from datasketch import MinHash, MinHashLSH
 
 from vlcultura.cultures import fold
 
-
-def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
-    """Word n-grams of the folded text (short texts: the words themselves)."""
-    words = re.findall(r"\w+", fold(text))
-    if len(words) < size:
-        return frozenset((w,) for w in words)
-    return frozenset(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+_WORD = re.compile(r"\w+")
 
 
-def jaccard(a: frozenset, b: frozenset) -> float:
+def shingles(text: str, n: int = 3) -> set[str]:
+    """Word n-grams of the folded text (character 5-grams when it has fewer than n words)."""
+    words = _WORD.findall(fold(text))
+    if len(words) < n:
+        joined = " ".join(words)
+        return {joined[i:i + 5] for i in range(max(1, len(joined) - 4))}
+    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def near_duplicates(texts: list[str], groups: list[str], threshold: float) -> dict[int, tuple[int, float]]:
-    """index -> (index of the earlier kept text it repeats, similarity), compared within a group."""
-    kept: dict[str, list[tuple[int, frozenset]]] = defaultdict(list)
+def near_duplicates(texts: Sequence[str], groups: Sequence[str] | None = None,
+                    threshold: float = 0.85, num_perm: int = 128) -> dict[int, tuple[int, float]]:
+    """Map each later near-duplicate index to (the earlier index it repeats, Jaccard).
+
+    Only texts of the same group (e.g. the same image and label) are compared; the first
+    occurrence is kept, so the result is stable under the dataset's order. LSH recall is
+    probabilistic near the threshold (a pair just above it may be missed, never a false drop).
+    """
+    groups = groups if groups is not None else ["" for _ in texts]
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    sets: list[set[str]] = []
     found: dict[int, tuple[int, float]] = {}
-    for index, (text, group) in enumerate(zip(texts, groups)):
-        mine = shingles(text)
-        best = max(((jaccard(mine, other), first) for first, other in kept[group]), default=None)
-        if best is not None and best[0] >= threshold:
-            found[index] = (best[1], best[0])
+    for i, text in enumerate(texts):
+        sh = shingles(text)
+        sets.append(sh)
+        mh = MinHash(num_perm=num_perm, seed=1)
+        mh.update_batch([s.encode("utf-8") for s in sh])
+        best: tuple[int, float] | None = None
+        for key in lsh.query(mh):
+            j = int(key)
+            if groups[j] != groups[i]:
+                continue
+            score = jaccard(sh, sets[j])
+            if score >= threshold and (best is None or (score, -j) > (best[1], -best[0])):
+                best = (j, score)
+        if best is not None:
+            found[i] = best
         else:
-            kept[group].append((index, mine))
+            lsh.insert(str(i), mh)
     return found
