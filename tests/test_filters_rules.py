@@ -81,7 +81,7 @@ def test_near_duplicates_respects_groups_and_threshold():
     texts = ["el mate amargo se comparte en ronda entre amigos en la plaza del pueblo",
              "el mate amargo se comparte en ronda entre amigos en la plaza del pueblo hoy",
              "una cholita con pollera y sombrero bombín vende api morado en el mercado de la paz"]
-    assert near_duplicates(texts, threshold=0.8) == {1: (0, 10 / 11)}
+    assert near_duplicates(texts, threshold=0.8) == {1: (0, 12 / 13)}
     assert near_duplicates(texts, groups=["x", "y", "x"], threshold=0.8) == {}
 
 
