@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "vlcultura.doctor",
     "vlcultura.testing",
     "vlcultura.data.commands",
+    "vlcultura.data.quality_commands",
     "vlcultura.review.commands",
     "vlcultura.train.commands",
     "vlcultura.eval.commands",

@@ -34,11 +34,11 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 _REQUIRED = ("question", "chosen", "rejected")
 TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "comida": ("comida", "plato", "receta", "comer", "desayuno", "almuerzo", "cena", "bebida",
+    "comida": ("comida", "plato", "receta", "comer", "se come", "asado", "desayuno", "almuerzo", "cena", "bebida",
                "postre", "cocina", "ingrediente", "gastronomia", "pan", "fruta"),
+    "musica": ("musica", "cancion", "baile", "bailar", "instrumento", "ritmo", "cantante"),
     "fiestas": ("fiesta", "celebra", "navidad", "carnaval", "festival", "feria", "semana santa",
                 "muertos", "tradicion", "festividad", "independencia"),
-    "musica": ("musica", "cancion", "baile", "bailar", "instrumento", "ritmo", "cantante"),
     "deporte": ("deporte", "futbol", "equipo", "partido", "jugar", "atleta", "mundial"),
     "religion": ("religion", "iglesia", "santo", "virgen", "dios", "misa", "fe "),
     "vestimenta": ("ropa", "vestimenta", "traje", "vestido", "poncho", "sombrero", "pollera"),
