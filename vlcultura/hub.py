@@ -1,8 +1,255 @@
-"""Placeholder until its issue lands."""
+"""`vlcultura publish`: the run's Hub repositories, staged on disk, checked, then pushed.
+
+Publishing is two steps so nothing surprising leaves the machine: `assemble` writes each repo
+exactly as it will be uploaded into `<output>/publish/<kind>/` (data as Parquet, the card as
+README.md, the scripts, configs and a notebook that reproduces the run), and `push` uploads
+those folders unchanged with huggingface_hub. `--dry-run` stops after the checks and lists
+every file. Names follow the challenge's rules (vlcultura.data.names), cards must parse with
+huggingface_hub's `DatasetCard` / `ModelCard` and carry the sections the challenge asks for.
+"""
 from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 import typer
 
+from vlcultura.config import PipelineConfig, dump_config, load_config
+from vlcultura.run_layout import RunLayout
+
+RepoType = Literal["dataset", "model"]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone: scripts/ and configs/ live here
+RECIPE_NAME = "recipe.yaml"  # the recipe as written, in every repo's configs/
+
+# What each card must hold, as (metadata keys, section words): the challenge's card checklist.
+CARD_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "dataset": (("license", "language"), ("bias", "license")),
+    "model": (("license", "base_model", "library_name"), ("bias", "emission", "license", "training")),
+}
+
+
+class PublishError(ValueError):
+    """A repo that must not be pushed as it is (the message lists every problem)."""
+
+
+@dataclass
+class RepoPlan:
+    """One Hub repo, staged in `folder`, with what was found wrong or worth saying."""
+
+    kind: str  # "dataset", "prompts", "model"
+    repo_id: str
+    repo_type: RepoType
+    folder: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skip: str | None = None  # why this repo is staged but not pushed
+
+    @property
+    def files(self) -> list[str]:
+        return sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*") if p.is_file())
+
+
+def _copy_tree(src: Path, dest: Path, pattern: str = "*") -> None:
+    for path in sorted(src.rglob(pattern)):
+        if path.is_file() and "__pycache__" not in path.parts:
+            target = dest / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
+                    plan: RepoPlan) -> None:
+    """scripts/, configs/ (the recipe as written and as resolved) and the reproducing notebook."""
+    from vlcultura.notebooks import write_notebook
+
+    scripts = PROJECT_ROOT / "scripts"
+    if scripts.is_dir():
+        _copy_tree(scripts, folder / "scripts", "*.py")
+    else:
+        plan.warnings.append(f"no scripts/ folder next to the package ({scripts}): install vlcultura from a "
+                             "clone (pip install -e .) so the repo carries the scripts used")
+    configs = folder / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    if layout.recipe_path.is_file():
+        shutil.copyfile(layout.recipe_path, configs / RECIPE_NAME)
+    dump_config(config, configs / "resolved.yaml")
+    if plan.repo_type == "model" and (PROJECT_ROOT / "configs" / "accelerate").is_dir():
+        _copy_tree(PROJECT_ROOT / "configs" / "accelerate", configs / "accelerate")
+    write_notebook(plan.kind, config, f"configs/{RECIPE_NAME}", folder / "notebooks")
+
+
+def card_problems(text: str, repo_type: RepoType) -> list[str]:
+    """Why a card is not ready for the Hub: YAML that does not parse, missing metadata or sections."""
+    from huggingface_hub import DatasetCard, ModelCard
+
+    card_cls = DatasetCard if repo_type == "dataset" else ModelCard
+    try:
+        card = card_cls(text, ignore_metadata_errors=False)
+    except ValueError as err:
+        return [f"the card's YAML metadata does not parse: {err}"]
+    keys, sections = CARD_RULES[repo_type]
+    meta = card.data.to_dict()
+    problems = [f"card metadata lacks '{k}'" for k in keys if not meta.get(k)]
+    headings = " ".join(line.lower() for line in card.text.splitlines() if line.startswith("#"))
+    problems += [f"card has no section about '{s}'" for s in sections if s not in headings]
+    return problems
+
+
+def _in_org(name: str, config: PipelineConfig) -> str:
+    return name if "/" in name else f"{config.publish.organization}/{name}"
+
+
+def model_repo_id(config: PipelineConfig) -> str:
+    """`publish.model_repo`, else `<org>/<base model>-<dataset stem>-<algorithm>`."""
+    if config.publish.model_repo:
+        name = config.publish.model_repo
+    else:
+        from vlcultura.data.names import prompts_name_for
+
+        base = Path(config.model.name_or_path.rstrip("/")).name.lower()
+        stem = prompts_name_for(config.export.name).removesuffix("_prompts")
+        name = f"{base}-{stem}-{config.train.algorithm}"
+    return _in_org(name, config)
+
+
+def _stage_dataset_repo(layout: RunLayout, config: PipelineConfig, kind: str, folder: Path) -> RepoPlan:
+    """Copy the repo the export stage laid out (Parquet, card, weights, plots), add provenance."""
+    from vlcultura.data.names import MIN_PROMPTS, check_dataset_name
+
+    export = layout.done_record("export")["summary"]
+    repo_id = export["repo_id" if kind == "dataset" else "prompts_repo_id"]
+    if kind == "dataset" and config.publish.dataset_repo:
+        repo_id = _in_org(config.publish.dataset_repo, config)
+    if folder.exists():
+        shutil.rmtree(folder)
+    _copy_tree(layout.output("export", "kto_repo" if kind == "dataset" else "prompts_repo"), folder)
+    plan = RepoPlan(kind, repo_id, "dataset", folder)
+    n_prompts = export["n_prompts"] if kind == "prompts" else None
+    check = check_dataset_name(repo_id, "images_kto" if kind == "dataset" else "prompts", n_prompts=n_prompts)
+    plan.errors += check.errors
+    plan.warnings += check.warnings
+    if kind == "prompts" and n_prompts < MIN_PROMPTS:
+        plan.skip = (f"only {n_prompts} prompts: the challenge publishes a prompts dataset from "
+                     f"{MIN_PROMPTS} up; add images and run again")
+    plan.errors += card_problems((folder / "README.md").read_text(encoding="utf-8"), "dataset")
+    _add_provenance(folder, layout, config, plan)
+    return plan
+
+
+def _stage_model_repo(layout: RunLayout, config: PipelineConfig, folder: Path) -> RepoPlan:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    plan = RepoPlan("model", model_repo_id(config), "model", folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    weights = layout.output("train", "merged" if config.train.merge_adapter else "adapter")
+    _copy_tree(weights, folder)
+    card = layout.output("train", "model_card").read_text(encoding="utf-8")
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    emissions = layout.outputs("train").get("emissions")
+    if emissions and Path(emissions).is_file():
+        shutil.copyfile(emissions, folder / "emissions.csv")
+    elif config.emissions.enabled:
+        plan.errors.append("no emissions.csv from training: the Model Card's environmental impact needs it")
+    if layout.is_done("evaluate"):
+        report = layout.output("evaluate", "report")
+        _copy_tree(report if report.is_dir() else report.parent, folder / "evaluation")
+    try:
+        validate_repo_id(plan.repo_id)
+    except HFValidationError as err:
+        plan.errors.append(f"not a valid Hub repo id: {err}")
+    plan.errors += card_problems(card, "model")
+    _add_provenance(folder, layout, config, plan)
+    return plan
+
+
+def assemble(config: PipelineConfig, output_dir: str | Path) -> list[RepoPlan]:
+    """Stage every repo of the run under `<output>/publish/` and check names and cards.
+
+    A prompts dataset under the challenge's minimum is staged but marked `skip` (said aloud):
+    the KTO dataset and the model are still worth publishing.
+    """
+    layout = RunLayout.at(output_dir)
+    staging = layout.root / "publish"
+    return [_stage_dataset_repo(layout, config, "dataset", staging / "dataset"),
+            _stage_dataset_repo(layout, config, "prompts", staging / "prompts"),
+            _stage_model_repo(layout, config, staging / "model")]
+
+
+def push_folder(folder: Path, repo_id: str, repo_type: RepoType, *, private: bool, token: str) -> str:
+    """Create the repo if needed and upload the staged folder as it is; returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=str(folder),
+                             commit_message="Upload with vlcultura publish")
+    return str(info.commit_url)
+
+
+def publish(config: PipelineConfig, output_dir: str | Path, *, dry_run: bool = False) -> list[RepoPlan]:
+    """Assemble, check and (unless `dry_run`) push every repo of a finished run.
+
+    The token is checked first, so a push without HF_TOKEN fails before any work or network call.
+    """
+    from vlcultura.data.dataset_repo import hf_token
+
+    token = None if dry_run else hf_token()
+    plans = assemble(config, output_dir)
+    problems = [f"{p.repo_id}: {e}" for p in plans if not p.skip for e in p.errors]
+    if problems and not dry_run:
+        raise PublishError("nothing pushed:\n  " + "\n  ".join(problems))
+    if not dry_run:
+        for plan in (p for p in plans if not p.skip):
+            push_folder(plan.folder, plan.repo_id, plan.repo_type, private=config.publish.private,
+                        token=token)  # type: ignore[arg-type]
+    return plans
+
+
+def _print_plans(plans: list[RepoPlan], dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for plan in plans:
+        table = Table(title=f"{plan.repo_type} repo {plan.repo_id}", title_justify="left")
+        table.add_column("file")
+        table.add_column("bytes", justify="right")
+        for name in plan.files:
+            table.add_row(name, f"{(plan.folder / name).stat().st_size:,}")
+        console.print(table)
+        for w in plan.warnings:
+            console.print(f"[yellow]warning[/]: {w}")
+        if plan.skip:
+            console.print(f"[yellow]not pushed[/]: {plan.skip}")
+        else:
+            for e in plan.errors:
+                console.print(f"[red]error[/]: {e}")
+    verb = "would push" if dry_run else "pushed"
+    console.print(f"{verb}: " + ", ".join(f"{p.repo_type}:{p.repo_id}" for p in plans if not p.skip))
+
+
+def publish_command(
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="the recipe the run used"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="the run's folder (default: the recipe's output_dir)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="stage and check the repos, list every file, push nothing"),
+) -> None:
+    """Assemble the dataset and model repos of a finished run and push them to the Hub."""
+    from vlcultura.data.dataset_repo import MissingTokenError
+
+    config = load_config(config_path)
+    try:
+        plans = publish(config, output or config.output_dir, dry_run=dry_run)
+    except (MissingTokenError, PublishError, FileNotFoundError) as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    _print_plans(plans, dry_run)
+    if any(p.errors for p in plans if not p.skip):
+        raise typer.Exit(1)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `vlcultura` app."""
+    app.command("publish")(publish_command)
