@@ -119,11 +119,16 @@ class FilterConfig(StrictModel):
 
 
 class ReviewConfig(StrictModel):
-    api_url: str | None = None  # None: review is auto-accepted (said loudly)
+    api_url: str | None = None  # None: ARGILLA_API_URL, else the local `vlcultura review serve` URL
     workspace: str = "argilla"
     dataset_name: str = "vlcultura-review"
-    min_submitted: int = 1
-    conflict_policy: Literal["majority", "strict", "owner"] = "majority"
+    guidelines_languages: list[Literal["es", "pt"]] = Field(default_factory=lambda: ["es", "pt"])
+    batch_size: int = Field(default=64, ge=1, le=500)  # records per upsert request
+    retry_wait_s: float = 30.0  # how long a push waits for a vanished server before stopping
+    timeout_s: int = 60
+    min_submitted: int = Field(default=1, ge=1)  # fewer submitted reviews: the row is left out
+    conflict_policy: Literal["majority", "unanimous"] = "majority"  # docs/review.md
+    unresolved: Literal["undesirable", "exclude"] = "undesirable"  # a tie / a disagreement
 
 
 class ExportConfig(StrictModel):
@@ -165,6 +170,7 @@ class EmissionsConfig(StrictModel):
     region: str | None = None
     cloud_provider: str | None = None
     cloud_region: str | None = None
+    measure_power_secs: float = 15.0
 
 
 class TrainConfig(StrictModel):
@@ -180,14 +186,18 @@ class TrainConfig(StrictModel):
     gradient_checkpointing: bool = False
     max_length: int | None = 1024
     beta: float = 0.1
+    # unset: the export stage's kto_weights.json beside the dataset, else 1.0 / 1.0
     desirable_weight: float = 1.0
     undesirable_weight: float = 1.0
     logging_steps: int = 10
     save_steps: int = 100
+    save_total_limit: int | None = 3
     seed: int = 42
     fast_path: bool = True  # vlcultura's fast KTO path where exact; stock TRL otherwise
     use_cpu: bool = False
     merge_adapter: bool = False
+    preflight_rows: int | None = None  # rows measured for the token budget; None: all
+    license: str | None = None  # of the adapter; None: the base model family's license
     extra_args: dict[str, Any] = Field(default_factory=dict)  # passed through to KTOConfig/DPOConfig
 
 
