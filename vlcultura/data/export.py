@@ -16,7 +16,7 @@ from typing import Any
 from vlcultura.cards.dataset_card import render_dataset_card, render_prompts_card
 from vlcultura.config import ExportConfig
 from vlcultura.data.dataset_repo import write_dataset_repo
-from vlcultura.data.kto import (WEIGHTS_FILE, align_text_rows, balance, check_names, prompts_dataset,
+from vlcultura.data.kto import (WEIGHTS_FILE, balance, check_names, concat_text_rows, prompts_dataset,
                                 recommend_kto_weights, split_by_group, to_kto)
 from vlcultura.data.report import StageReport
 
@@ -66,7 +66,7 @@ def export_dataset(candidates: Any, out_dir: str | Path, config: ExportConfig, *
     repo_id, prompts_repo_id, warnings = check_names(config, len(prompts))
     kto = to_kto(candidates)
     if arena_rows is not None and len(arena_rows):
-        kto = datasets.concatenate_datasets([kto, align_text_rows(arena_rows, kto)])
+        kto = concat_text_rows(kto, arena_rows)
     splits = split_by_group(kto, config.test_fraction, config.seed)
     train_counts = balance(splits)["train"]
     weights = recommend_kto_weights(train_counts["desirable"], train_counts["undesirable"])

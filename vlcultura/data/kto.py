@@ -85,12 +85,30 @@ def to_kto(candidates: Any) -> Any:
     return ds.map(convert, remove_columns=["image"], features=features, desc="KTO rows")
 
 
-def align_text_rows(text_rows: Any, like: Any) -> Any:
-    """Text-only rows (the Arena's) with `like`'s columns and types, so both concatenate."""
-    for name in like.column_names:
-        if name not in text_rows.column_names:
-            text_rows = text_rows.add_column(name, [[] if name == "images" else None] * len(text_rows))
-    return text_rows.select_columns(like.column_names).cast(like.features)
+def _is_null(feature: Any) -> bool:
+    return getattr(feature, "dtype", None) == "null"
+
+
+def concat_text_rows(image_rows: Any, text_rows: Any) -> Any:
+    """Image rows plus text-only rows (the Arena's), each side padded with the other's columns.
+
+    A column that is all-None on one side (Arrow type null) takes the other side's type.
+    """
+    from datasets import Features, concatenate_datasets
+
+    merged = dict(image_rows.features)
+    for name, feature in text_rows.features.items():
+        if name not in merged or _is_null(merged[name]):
+            merged[name] = feature
+    features = Features(merged)
+
+    def pad(ds: Any) -> Any:
+        for name in features:
+            if name not in ds.column_names:
+                ds = ds.add_column(name, [[] if name == "images" else None] * len(ds))
+        return ds.select_columns(list(features)).cast(features)
+
+    return concatenate_datasets([pad(image_rows), pad(text_rows)])
 
 
 def group_key(row: dict[str, Any]) -> str:
