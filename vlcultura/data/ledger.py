@@ -14,7 +14,8 @@ How another stage (the judge, an embedder...) uses it::
 *estimated worst-case* cost inside one SQLite write transaction (so concurrent callers, even other
 processes, can never together pass the cap), makes the call, and settles the real cost from the
 usage the call returns. `call` raises `BilledInvalid` for an answer that was paid for but is
-unusable (its cost is recorded, the call is asked again up to `billed_attempts` times); any other
+unusable (its cost is recorded, the call is asked again up to `billed_attempts` times) and
+`MaybeBilled` when the answer was lost after sending (its reservation stays counted); any other
 exception releases the reservation and marks the key failed (a re-run tries it again).
 
 A request that was in flight when the process died is `sent` in the ledger: on the next run its
@@ -62,12 +63,20 @@ _COMMITTED_SQL = ("SELECT COALESCE(SUM(cost_usd + interrupted_usd + "
                   "FROM requests")
 
 
-class BudgetExceeded(RuntimeError):
+class StopRun(RuntimeError):
+    """Going on is useless or unsafe (budget, quota, rejected key): stop cleanly, keep what is paid."""
+
+
+class BudgetExceeded(StopRun):
     """The next request could cost more than what is left of the USD budget."""
 
 
-class QuotaExhausted(RuntimeError):
+class QuotaExhausted(StopRun):
     """The provider says the (monthly) quota is spent: retrying is useless, stop the run."""
+
+
+class MaybeBilled(Exception):
+    """The request was sent but its answer was lost (read timeout, dropped connection)."""
 
 
 class BilledInvalid(Exception):
@@ -257,6 +266,11 @@ class Ledger:
                 paid = await call()
             except BilledInvalid as exc:
                 self.settle(key, usage=exc.usage, model=model, error=f"invalid answer: {exc}")
+                if attempt == billed_attempts:
+                    raise
+                continue
+            except MaybeBilled:
+                self.interrupt(key)  # its reservation stays counted: the provider may bill it
                 if attempt == billed_attempts:
                     raise
                 continue

@@ -1,0 +1,1 @@
+"""Generation backends behind one async interface (`base.Generator`): cohere, template, local."""
