@@ -6,3 +6,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `vlcultura` app."""
+    from vlcultura.data.ingest_command import ingest_command
+
+    app.command("ingest")(ingest_command)

@@ -19,7 +19,6 @@ class Fingerprint:
     key: str  # the image id (from the source bytes)
     sha256: str  # of the normalised bytes
     phash: str  # 16 hex digits
-    name: str  # for messages
 
 
 @dataclass

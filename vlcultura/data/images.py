@@ -63,8 +63,7 @@ class NormalisedImage:
 def normalise(raw: bytes, config: IngestConfig) -> NormalisedImage:
     """Turn raw file bytes into a clean image, or raise `ImageRejected` with a reason code."""
     notes: list[str] = []
-    image = _decode(raw, config, notes)
-    source_format = image.format or "unknown"
+    image, source_format = _decode(raw, config, notes)
     image = _to_srgb(_to_8bit(image), notes)
     if max(image.size) > config.max_side:
         image.thumbnail((config.max_side, config.max_side), Image.Resampling.LANCZOS)
@@ -86,8 +85,8 @@ def normalise(raw: bytes, config: IngestConfig) -> NormalisedImage:
                            notes=tuple(notes))
 
 
-def _decode(raw: bytes, config: IngestConfig, notes: list[str]) -> Image.Image:
-    """Open, bound and fully decode; every failure becomes a specific rejection."""
+def _decode(raw: bytes, config: IngestConfig, notes: list[str]) -> tuple[Image.Image, str]:
+    """Open, bound, decode and orient; every failure becomes a specific rejection."""
     if not raw:
         raise ImageRejected("empty", "the file has 0 bytes: re-download or re-export it")
     try:
@@ -116,7 +115,7 @@ def _decode(raw: bytes, config: IngestConfig, notes: list[str]) -> Image.Image:
             notes.append("first_frame")
         image.seek(0)
         image.load()
-        return ImageOps.exif_transpose(image)
+        return ImageOps.exif_transpose(image), str(image.format)
     except ImageRejected:
         raise
     except Exception as err:  # Pillow raises many types for broken data; all mean the same here
