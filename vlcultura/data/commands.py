@@ -9,3 +9,7 @@ def register(app: typer.Typer) -> None:
     from vlcultura.data.ingest_command import ingest_command
 
     app.command("ingest")(ingest_command)
+
+    from vlcultura.data import generate_commands
+
+    generate_commands.register(app)

@@ -1,0 +1,70 @@
+"""`vlcultura generate | ledger`: thin typer wrappers over `generate.generate` and `ledger.Ledger`."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import typer
+
+from vlcultura.config import PipelineConfig, load_config
+
+
+def generate_command(
+    input: Path = typer.Option(..., "--input", "-i", help="Ingest output folder (or its dataset/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: candidates/, ledger.sqlite."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML recipe; its generate section is used."),
+    backend: str | None = typer.Option(None, help="auto | cohere | template | local (overrides the recipe)."),
+    budget_usd: float | None = typer.Option(None, "--budget-usd", help="USD cap for paid requests."),
+    progress: bool = typer.Option(True, help="Show the progress bar with live spend."),
+) -> None:
+    """Desirable and typed undesirable descriptions per image; resumable, budgeted, idempotent."""
+    from rich.console import Console
+
+    from vlcultura.data.generate import generate
+
+    recipe = load_config(config) if config else PipelineConfig()
+    updates = {k: v for k, v in {"backend": backend, "budget_usd": budget_usd}.items() if v is not None}
+    console = Console(stderr=True)
+    result = generate(input, out, recipe.generate.model_copy(update=updates), progress=progress,
+                      log=lambda m: console.print(m, markup=False, highlight=False))
+    reasons = Counter(e["reason"] for e in result.errors)
+    console.print(f"generate ({result.backend}): {result.rows} rows from {result.images_done} images, "
+                  f"{len(result.errors)} images with errors {dict(reasons) or ''}, "
+                  f"spent {result.spent_usd:.4f} USD; wrote {result.dataset_path}", highlight=False)
+    if result.stopped:
+        raise typer.Exit(3)
+
+
+def ledger_command(
+    path: Path = typer.Argument(..., help="A ledger.sqlite file or the generate output folder."),
+    errors: int = typer.Option(0, help="Also list this many of the latest failed keys."),
+) -> None:
+    """Cost, tokens and requests by stage, backend and model."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vlcultura.data.ledger import Ledger
+
+    file = path / "ledger.sqlite" if path.is_dir() else path
+    if not file.is_file():
+        raise typer.BadParameter(f"no ledger at {file}: give the generate output folder or the .sqlite file")
+    with Ledger(file) as ledger:
+        rows, failed = ledger.report(), ledger.errors(errors)
+    table = Table(title=f"ledger {file}")
+    for name in ("stage", "backend", "model", "keys", "done", "failed", "attempts", "input_tokens",
+                 "output_tokens", "cost_usd", "interrupted_usd"):
+        table.add_column(name, justify="left" if name in ("stage", "backend", "model") else "right")
+    for row in rows:
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) and k.endswith("usd") else
+                        f"{v:.0f}" if isinstance(v, float) else str(v) for k, v in row.items()])
+    console = Console()
+    console.print(table)
+    console.print(f"total: {sum(r['cost_usd'] for r in rows):.4f} USD settled, "
+                  f"{sum(r['interrupted_usd'] for r in rows):.4f} USD possibly billed by interrupted requests")
+    for key, error in failed:
+        console.print(f"  {key}: {error}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
+    app.command("ledger")(ledger_command)
