@@ -26,7 +26,6 @@ from vlcultura.config import PipelineConfig, dump_config, load_config, secrets_f
 from vlcultura.run_layout import RunLayout
 
 TINY_PREFIX = "tiny:"
-SAMPLES_SOURCE = "vlcultura:samples"
 
 
 class StageUnavailable(RuntimeError):
@@ -48,8 +47,10 @@ class RunContext:
         return path
 
     def notice(self, text: str) -> None:
-        """A loud, one-line notice about an offline default the user must not miss."""
-        self.console.print(f"[bold yellow]NOTICE[/] {text}")
+        """A loud notice about an offline default (or a problem) the user must not miss."""
+        from rich.markup import escape
+
+        self.console.print(f"[bold yellow]NOTICE[/] {escape(text)}")
 
 
 StageFn = Callable[[RunContext], dict[str, Any]]
@@ -68,36 +69,164 @@ def _import(module: str, stage: str) -> Any:
 
 
 def _ingest(ctx: RunContext) -> dict[str, Any]:
-    ingest = _import("vlcultura.data.ingest", "ingest")
+    from vlcultura.data.ingest import SAMPLES_SOURCE, ingest
+
     source = str(ctx.images) if ctx.images else (ctx.config.ingest.source or SAMPLES_SOURCE)
     if source == SAMPLES_SOURCE:
-        from vlcultura.data.samples import make_sample_images
-
-        ctx.notice(f"no photos given: using vlcultura's synthetic sample images (--images DIR for yours)")
-        source = str(make_sample_images(ctx.out("ingest") / "samples"))
-    result = ingest.ingest(source, ctx.out("ingest") / "images", ctx.config.ingest)
-    return {"outputs": {"images": str(result.out_dir)}, "rows": result.n_accepted,
-            "note": f"{result.n_rejected} rejected"}
+        ctx.notice("no photos given: vlcultura draws its own synthetic sample images "
+                   "(use --images DIR or ingest.source for yours)")
+    result = ingest(source, ctx.out("ingest"), ctx.config.ingest)
+    if not result.records:
+        raise RuntimeError(f"ingest kept no image from {source}: see {result.out_dir}/rejections.jsonl")
+    return {"outputs": {"images": str(result.dataset_path)}, "rows": len(result.records),
+            "note": f"{len(result.rejections)} rejected"}
 
 
 def _generate(ctx: RunContext) -> dict[str, Any]:
-    generate = _import("vlcultura.data.generate", "generate")
+    from vlcultura.data.generate import generate
+
     cfg = ctx.config.generate
-    if cfg.backend in ("auto", "cohere") and not secrets_from_env().cohere_api_key:
-        if cfg.backend == "cohere":
-            raise RuntimeError("generate.backend is 'cohere' but no key is set: export CO_API_KEY "
-                               "(or set generate.backend: template for an offline run)")
-        ctx.notice("no Cohere key (CO_API_KEY): template backend, offline descriptions from metadata")
-    result = generate.generate(ctx.layout.output("ingest", "images"), ctx.out("generate"), cfg)
-    return {"outputs": {"candidates": str(result.out_dir)}, "rows": result.n_rows,
-            "note": f"backend {result.backend}"}
+    result = generate(ctx.layout.output("ingest", "images"), ctx.out("generate"), cfg, log=ctx.notice)
+    if result.stopped:
+        raise RuntimeError(f"generate stopped early ({result.stopped}); raise the budget or wait, then "
+                           "run again: paid answers are in the ledger and are not bought twice")
+    return {"outputs": {"candidates": str(result.dataset_path)}, "rows": result.rows,
+            "note": f"backend {result.backend}, {len(result.errors)} image errors, ${result.spent_usd:.2f}"}
+
+
+def _quality(ctx: RunContext, stage: str, source: tuple[str, str], run: Callable[[Any], tuple[Any, Any]]) -> dict[str, Any]:
+    """filter and judge: rows in, kept rows + a drop report out."""
+    from vlcultura.data.export import load_rows
+
+    out = ctx.out(stage)
+    kept, report = run(load_rows(ctx.layout.output(*source)))
+    kept.save_to_disk(str(out / "candidates"))
+    report_path = report.write(out / f"{stage}_report.json")
+    if not len(kept):
+        raise RuntimeError(f"{stage} kept no row: see {report_path}")
+    return {"outputs": {"candidates": str(out / "candidates"), "report": str(report_path)},
+            "rows": len(kept), "note": f"{report.n_in - report.n_out} dropped"}
+
+
+def _filter(ctx: RunContext) -> dict[str, Any]:
+    from vlcultura.data.filters import filter_dataset
+
+    return _quality(ctx, "filter", ("generate", "candidates"),
+                    lambda rows: filter_dataset(rows, ctx.config.filters))
+
+
+def _judge(ctx: RunContext) -> dict[str, Any]:
+    judge = _import("vlcultura.data.judge", "judge")
+    if not ctx.config.judge.enabled:
+        ctx.notice("judge.enabled is false: rows pass unjudged")
+    return _quality(ctx, "judge", ("filter", "candidates"),
+                    lambda rows: judge.judge_dataset(rows, ctx.config.judge, ctx.config.generate.cohere,
+                                                     out_dir=ctx.out("judge")))
+
+
+AUTO_REVIEWER = "vlcultura-pipeline (auto-accepted: no Argilla server configured)"
+
+
+def auto_accept(candidates: Path, out: Path) -> dict[str, Any]:
+    """Keep every judged row as it is, marked as accepted by the pipeline with zero human votes.
+
+    Same review columns as an Argilla pull (`review_votes` is 0 here), plus `review_by`, so the
+    rows and the Dataset Card say plainly that no person reviewed them.
+    """
+    import datasets
+
+    rows = datasets.load_from_disk(str(candidates))
+    n = len(rows)
+    columns = {"review_votes": [0] * n, "review_unanimous": [None] * n,
+               "review_cultural_accuracy": [None] * n, "review_flags": [[]] * n, "review_by": [AUTO_REVIEWER] * n}
+    for name, values in columns.items():
+        rows = rows.add_column(name, values)
+    rows.save_to_disk(str(out / "reviewed"))
+    card = {"status": f"auto-accepted by {AUTO_REVIEWER}; no person reviewed these rows", "rows": n}
+    return {"outputs": {"reviewed": str(out / "reviewed")}, "rows": n, "note": "auto-accepted", "card": card}
+
+
+class ReviewPending(RuntimeError):
+    """Rows are in Argilla and not all reviewed yet: the run stops here until they are."""
+
+
+def human_review(candidates: Path, out: Path, config: Any) -> dict[str, Any]:
+    """Push to Argilla (resumable), pull what was submitted; stop the run until all is reviewed."""
+    from dataclasses import asdict
+
+    from vlcultura.review.pull import pull
+    from vlcultura.review.push import push
+
+    pushed = push(candidates, config, out / "review_push.sqlite")
+    report = pull(candidates, out, config)
+    expected = pushed.total - len(pushed.rejected)
+    if report.reviewed_records < expected:
+        raise ReviewPending(f"{report.reviewed_records} of {expected} records reviewed in Argilla dataset "
+                            f"{config.dataset_name!r} at {config.api_url}: review (Submit) the rest, then run "
+                            "again; finished stages are skipped")
+    card = {k: v for k, v in asdict(report).items() if k not in ("api_url", "message")}
+    return {"outputs": {"reviewed": str(out / "reviewed")}, "rows": report.rows_written,
+            "note": f"{report.reviewed_records} reviewed, {report.flipped} flipped", "card": card}
+
+
+def _review(ctx: RunContext) -> dict[str, Any]:
+    candidates = ctx.layout.output("judge", "candidates")
+    if ctx.config.review.api_url:
+        return human_review(candidates, ctx.out("review"), ctx.config.review)
+    ctx.notice("no Argilla server configured (review.api_url): review auto-accepted, and the Dataset "
+               "Card says no person reviewed the rows")
+    return auto_accept(candidates, ctx.out("review"))
+
+
+def _export(ctx: RunContext) -> dict[str, Any]:
+    from vlcultura.data.export import export_dataset, load_rows
+    from vlcultura.data.report import StageReport
+
+    cfg = ctx.config.export
+    reports = [StageReport.read(ctx.layout.output(stage, "report")) for stage in ("filter", "judge")]
+    review = ctx.layout.done_record("review")["summary"].get("card")
+    arena = load_rows(cfg.include_arena) if cfg.include_arena else None
+    result = export_dataset(load_rows(ctx.layout.output("review", "reviewed")), ctx.out("export"), cfg,
+                            arena_rows=arena, reports=reports, review=review)
+    for warning in result.warnings:
+        ctx.console.print(f"[yellow]warning[/]: {warning}", markup=True)
+    total = result.balance["total"]
+    return {"outputs": {"dataset": str(result.out_dir / "kto"), "prompts": str(result.out_dir / "prompts"),
+                        "kto_repo": str(result.kto_repo_dir), "prompts_repo": str(result.prompts_repo_dir)},
+            "repo_id": result.repo_id, "prompts_repo_id": result.prompts_repo_id, "n_prompts": result.n_prompts,
+            "rows": total["desirable"] + total["undesirable"],
+            "note": f"{total['desirable']} desirable / {total['undesirable']} undesirable"}
+
+
+def _base_model(ctx: RunContext) -> dict[str, Any]:
+    name = ctx.config.model.name_or_path
+    if not name.startswith(TINY_PREFIX):
+        return {"outputs": {"model": name}, "note": "used as given"}
+    from vlcultura.testing import FAMILIES, build_tiny_vlm
+
+    family = name.removeprefix(TINY_PREFIX)
+    if family not in FAMILIES:
+        raise ValueError(f"model.name_or_path {name!r}: the tiny families are "
+                         + ", ".join(TINY_PREFIX + f for f in FAMILIES))
+    ctx.notice(f"tiny random-weight {family} model from vlcultura.testing: a demonstration, not a captioner")
+    path = build_tiny_vlm(family, ctx.out("base_model") / "model", seed=ctx.config.train.seed)  # type: ignore[arg-type]
+    return {"outputs": {"model": str(path)}, "note": f"tiny {family}"}
+
+
+def base_model_config(ctx: RunContext) -> Any:
+    """The recipe's model section pointing at the model the base_model stage settled on."""
+    model = ctx.layout.output("base_model", "model")
+    local = ctx.config.model.name_or_path.startswith(TINY_PREFIX)
+    update = {"name_or_path": str(model)} | ({"local_files_only": True} if local else {})
+    return ctx.config.model.model_copy(update=update)
 
 
 STAGE_FUNCS: dict[str, StageFn] = {
-    "ingest": _ingest,
-    "generate": _generate,
+    "ingest": _ingest, "generate": _generate, "filter": _filter, "judge": _judge, "review": _review,
+    "export": _export, "base_model": _base_model,
 }
-STAGES: tuple[str, ...] = ("ingest", "generate", "judge", "review", "export", "base_model", "train", "evaluate")
+STAGES: tuple[str, ...] = ("ingest", "generate", "filter", "judge", "review", "export", "base_model",
+                           "train", "evaluate")
 DATASET_STAGES: tuple[str, ...] = STAGES[: STAGES.index("export") + 1]
 
 
