@@ -6,6 +6,7 @@ from typing import Any
 
 from vlcultura.eval.inputs import load_table, read_references
 from vlcultura.eval.metrics.lexical import DocumentFrequency
+from vlcultura.eval.metrics.tokenizers import get_tokenizer
 from vlcultura.eval.scoring import score_system, tokenize_refs
 from vlcultura.eval.summary import per_image_rows, summarize
 
@@ -22,6 +23,7 @@ def score_files(references: str | Path, predictions: str | Path, tokenizer: str 
                 cider_idf: str | Path | None = None, use_meteor: bool = True, samples: int = 1000,
                 seed: int = 0, output: str | Path | None = None) -> dict[str, Any]:
     """Score one predictions file; returns the summary (and writes a report if `output`)."""
+    get_tokenizer(tokenizer)  # an unknown name fails before any file is read
     table = load_table(references, predictions)
     idf = fixed_idf(cider_idf, tokenizer) if cider_idf else None
     language = tokenizer if tokenizer in ("es", "pt") else None

@@ -50,6 +50,8 @@ def summarize(systems: dict[str, SystemScores], countries: Sequence[str | None],
             m: _comparison(base[m], r, samples, seed) for m, r in systems[name].metrics.items() if m in base}
     for key, values in (("country", countries), ("variety", varieties)):
         groups = group_indices(values)
+        if list(groups) == ["unknown"]:
+            continue  # no metadata: nothing to break down
         summary["breakdowns"][key] = {
             group: {"n": len(idx), **{name: {m: _interval(s.metrics[m], samples, seed, idx)
                                               for m in BREAKDOWN_METRICS if m in s.metrics}

@@ -35,7 +35,7 @@ MARKDOWN = """# Caption evaluation{% if info.title %}: {{ info.title }}{% endif 
 ## Gallery
 | image | references |{% for s in systems %} {{ s }} |{% endfor %}
 |---|---|{% for s in systems %}---|{% endfor %}
-{% for g in gallery %}| ![{{ g.id }}]({{ g.thumb }}) {{ g.id }} | {{ g.references | join(" / ") | md }} |{% for s in systems %} {{ g[s].caption | md }} ({{ gallery_metric }} {{ num(g[s].scores[gallery_metric]) }}) |{% endfor %}
+{% for g in gallery %}| {% if g.thumb %}![{{ g.id }}]({{ g.thumb }}) {% endif %}{{ g.id }} | {{ g.references | join(" / ") | md }} |{% for s in systems %} {{ g[s].caption | md }} ({{ gallery_metric }} {{ num(g[s].scores[gallery_metric]) }}) |{% endfor %}
 {% endfor %}
 {% endif %}
 ## Notes
