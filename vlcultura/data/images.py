@@ -64,7 +64,7 @@ def normalise(raw: bytes, config: IngestConfig) -> NormalisedImage:
     """Turn raw file bytes into a clean image, or raise `ImageRejected` with a reason code."""
     notes: list[str] = []
     image, source_format = _decode(raw, config, notes)
-    image = _to_srgb(_to_8bit(image), notes)
+    image = _to_srgb(_to_8bit(image, notes), notes)
     if max(image.size) > config.max_side:
         image.thumbnail((config.max_side, config.max_side), Image.Resampling.LANCZOS)
         notes.append("resized")
@@ -152,9 +152,10 @@ def _note_metadata(image: Image.Image, notes: list[str]) -> None:
             notes.append(note)
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
+def _to_8bit(image: Image.Image, notes: list[str]) -> Image.Image:
     """16-bit and float greyscale scaled (not clipped) to 8 bits."""
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        notes.append(f"mode:{image.mode}->L")
         pixels = np.asarray(image, dtype=np.float64)
         if image.mode.startswith("I;16") or pixels.max() > 255:
             pixels = pixels / 257.0

@@ -75,6 +75,8 @@ def collect(source: str, config: IngestConfig) -> tuple[list[SourceItem], list[R
             raise SourceError(f"{source}: a manifest must be .csv, .jsonl or .json; for images, "
                               "pass their folder")
         return from_manifest(path, config)
+    if source.startswith(("/", ".", "~")) or path.suffix.lower() in MANIFEST_SUFFIXES | IMAGE_EXTENSIONS:
+        raise SourceError(f"{source}: no such folder or manifest file")
     return from_hub(source, config), []
 
 
