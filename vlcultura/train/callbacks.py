@@ -1,0 +1,68 @@
+"""Trainer callbacks: stop on a non-finite loss without overwriting good checkpoints, keep logs.
+
+The Trainer's `logging_nan_inf_filter` hides NaN losses from the logs, and a NaN gradient turns
+every LoRA weight into NaN at the next optimizer step; saving then would replace good adapters
+with garbage. After each optimizer step we look at the (small) trainable LoRA weights and at the
+last logged loss; on the first non-finite value the run stops, nothing more is saved, and
+`vlcultura.train.trainer` reports the last good checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a non-finite loss or weight; the message names the last good checkpoint."""
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Stops training at the first non-finite trainable weight or logged loss."""
+
+    def __init__(self) -> None:
+        self.bad_step: int | None = None
+        self.reason = ""
+
+    def _stop(self, state, control, reason: str) -> None:
+        if self.bad_step is None:
+            self.bad_step, self.reason = state.global_step, reason
+        control.should_training_stop = True
+        control.should_save = False
+        control.should_evaluate = False
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        import torch
+
+        if self.bad_step is None and model is not None:
+            for name, param in model.named_parameters():
+                if param.requires_grad and not bool(torch.isfinite(param.detach()).all()):
+                    self._stop(state, control, f"trainable weight {name} became non-finite")
+                    break
+        elif self.bad_step is not None:
+            self._stop(state, control, self.reason)
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(state, control, f"logged loss is {loss}")
+        return control
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Every log line (loss, rewards, KL, learning rate) appended to `logs.jsonl` in the output."""
+
+    def __init__(self, output_dir: str | Path):
+        self.path = Path(output_dir) / "logs.jsonl"
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch, **logs}
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=float) + "\n")
