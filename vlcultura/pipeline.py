@@ -28,8 +28,12 @@ from vlcultura.run_layout import RunLayout
 TINY_PREFIX = "tiny:"
 
 
-class StageUnavailable(RuntimeError):
-    """A stage's code is not there (or not importable): the run stops at that stage, clearly."""
+class StageFailed(RuntimeError):
+    """A stage raised: the stages before it are recorded, so running again resumes here."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"stage {stage!r} failed: {type(error).__name__}: {error}")
+        self.stage = stage
 
 
 @dataclass
@@ -54,15 +58,6 @@ class RunContext:
 
 
 StageFn = Callable[[RunContext], dict[str, Any]]
-
-
-def _import(module: str, stage: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise StageUnavailable(f"stage {stage!r} cannot run: {module} is not importable ({err})") from err
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -90,7 +85,8 @@ def _generate(ctx: RunContext) -> dict[str, Any]:
     if result.stopped:
         raise RuntimeError(f"generate stopped early ({result.stopped}); raise the budget or wait, then "
                            "run again: paid answers are in the ledger and are not bought twice")
-    return {"outputs": {"candidates": str(result.dataset_path)}, "rows": result.rows,
+    return {"outputs": {"candidates": str(result.dataset_path), "ledger": str(result.ledger_path)},
+            "rows": result.rows,
             "note": f"backend {result.backend}, {len(result.errors)} image errors, ${result.spent_usd:.2f}"}
 
 
@@ -116,12 +112,17 @@ def _filter(ctx: RunContext) -> dict[str, Any]:
 
 
 def _judge(ctx: RunContext) -> dict[str, Any]:
-    judge = _import("vlcultura.data.judge", "judge")
-    if not ctx.config.judge.enabled:
-        ctx.notice("judge.enabled is false: rows pass unjudged")
+    from vlcultura.data.judge import judge_dataset
+
+    cfg = ctx.config.judge
+    if not cfg.enabled:
+        ctx.notice("judge.enabled is false: the filtered rows go on unjudged")
+        return {**ctx.layout.done_record("filter")["summary"], "note": "disabled"}
+    ledger = cfg.ledger_path or ctx.layout.output("generate", "ledger")
+    budget = ctx.config.generate.budget_usd + cfg.budget_usd  # the ledger is shared: one cap for both
     return _quality(ctx, "judge", ("filter", "candidates"),
-                    lambda rows: judge.judge_dataset(rows, ctx.config.judge, ctx.config.generate.cohere,
-                                                     out_dir=ctx.out("judge")))
+                    lambda rows: judge_dataset(rows, cfg, ctx.config.generate.cohere,
+                                               ledger_path=ledger, budget_usd=budget))
 
 
 AUTO_REVIEWER = "vlcultura-pipeline (auto-accepted: no Argilla server configured)"
@@ -221,9 +222,39 @@ def base_model_config(ctx: RunContext) -> Any:
     return ctx.config.model.model_copy(update=update)
 
 
+def stage_config(ctx: RunContext) -> PipelineConfig:
+    """The recipe as the train and evaluate stages see it: this run's base model, dataset, repos."""
+    from vlcultura.hub import model_repo_id
+
+    export = ctx.layout.done_record("export")["summary"]
+    publish = ctx.config.publish.model_copy(update={
+        "dataset_repo": ctx.config.publish.dataset_repo or export["repo_id"],
+        "model_repo": model_repo_id(ctx.config)})
+    train = ctx.config.train.model_copy(update={"output_dir": str(ctx.layout.stage_dir("train")),
+                                                "dataset": str(ctx.layout.output("export", "dataset"))})
+    return ctx.config.model_copy(update={"model": base_model_config(ctx), "train": train, "publish": publish})
+
+
+def _train(ctx: RunContext) -> dict[str, Any]:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from vlcultura.train.trainer import train
+
+    out = ctx.out("train")
+    result = train(stage_config(ctx), resume=get_last_checkpoint(str(out)) is not None)
+    outputs = {"adapter": str(out), "model_card": str(out / "README.md")}
+    if (out / "emissions.csv").is_file():
+        outputs["emissions"] = str(out / "emissions.csv")
+    if result.merged_dir:
+        outputs["merged"] = result.merged_dir
+    loss = f"loss {result.train_loss:.3f}, " if result.train_loss is not None else ""
+    return {"outputs": outputs, "rows": result.global_step,
+            "note": f"{result.global_step} steps, {loss}{result.trainer_class}"}
+
+
 STAGE_FUNCS: dict[str, StageFn] = {
     "ingest": _ingest, "generate": _generate, "filter": _filter, "judge": _judge, "review": _review,
-    "export": _export, "base_model": _base_model,
+    "export": _export, "base_model": _base_model, "train": _train,
 }
 STAGES: tuple[str, ...] = ("ingest", "generate", "filter", "judge", "review", "export", "base_model",
                            "train", "evaluate")
@@ -272,12 +303,14 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
             record = layout.done_record(stage)
             results.append(StageResult(stage, "skipped (done)", record["seconds"], record["summary"]))
             continue
-        func = STAGE_FUNCS.get(stage)
-        if func is None:
-            raise StageUnavailable(f"stage {stage!r} is not wired into the pipeline yet")
         ctx.console.rule(f"[bold]{stage}")
         start = time.perf_counter()
-        summary = func(ctx)
+        try:
+            if stage not in STAGE_FUNCS:
+                raise NotImplementedError(f"this version of vlcultura has no {stage!r} stage yet")
+            summary = STAGE_FUNCS[stage](ctx)
+        except Exception as err:
+            raise StageFailed(stage, err) from err
         seconds = time.perf_counter() - start
         layout.mark_done(stage, summary, seconds)
         results.append(StageResult(stage, "ran", seconds, summary))
@@ -303,6 +336,7 @@ def run_command(
     images: Path | None = typer.Option(None, "--images", exists=True, file_okay=False,
                                        help="a folder of your photos instead of the recipe's ingest.source"),
     stage: list[str] | None = typer.Option(None, "--stage", help="run only this stage (repeatable)"),
+    traceback: bool = typer.Option(False, "--traceback", help="show the full traceback when a stage fails"),
 ) -> None:
     """Run every stage of a recipe into one folder; a re-run skips finished stages."""
     from rich.console import Console
@@ -314,8 +348,13 @@ def run_command(
     try:
         results = run_pipeline(config, layout.root, stages=stage or None, images=images,
                                recipe=config_path, console=console)
-    except StageUnavailable as err:
-        console.print(f"[bold red]error[/]: {err}")
+    except StageFailed as err:
+        if traceback:
+            raise
+        from rich.markup import escape
+
+        console.print(f"[bold red]error[/]: {escape(str(err))}\nFix it and run the same command again: "
+                      "finished stages are skipped (--traceback shows where it failed).")
         raise typer.Exit(1) from None
     console.print(summary_table(results, layout))
     console.print(f"done in {time.perf_counter() - start:.1f} s; outputs in {layout.root}")
