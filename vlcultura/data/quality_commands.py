@@ -64,11 +64,21 @@ def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = 
                   backend: str | None = typer.Option(None, help="rules | cohere | auto (overrides the recipe)")) -> None:
     """Rubric judge (cohere vision model, or offline rules); keeps strong rows, confirms negatives."""
     from vlcultura.data.export import load_rows
+    from vlcultura.config import JudgeConfig
     from vlcultura.data.judge import judge_dataset
+    from vlcultura.data.ledger import BudgetExceeded, QuotaExhausted, StopRun
 
     recipe = _recipe(config)
-    judge_config = recipe.judge.model_copy(update={"backend": backend}) if backend else recipe.judge
-    kept, report = judge_dataset(load_rows(input), judge_config, recipe.generate.cohere, out_dir=out)
+    judge_config = recipe.judge
+    if backend:
+        judge_config = JudgeConfig.model_validate({**judge_config.model_dump(), "backend": backend})
+    ledger = judge_config.ledger_path or recipe.generate.ledger_path or input.parent / "ledger.sqlite"
+    try:  # the ledger's cap covers every paid stage that writes to it
+        kept, report = judge_dataset(load_rows(input), judge_config, recipe.generate.cohere, ledger_path=ledger,
+                                     budget_usd=recipe.generate.budget_usd + judge_config.budget_usd)
+    except (BudgetExceeded, QuotaExhausted, StopRun) as err:
+        _console().print(f"[red]stopped[/]: {err}")
+        raise typer.Exit(2) from err
     out.mkdir(parents=True, exist_ok=True)
     kept.save_to_disk(str(out / "candidates"))
     report.write(out / "judge_report.json")
