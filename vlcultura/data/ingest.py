@@ -194,7 +194,7 @@ def _write_dataset(out: Path, kept: list[Prepared]) -> None:
         else:
             dataset = Dataset.from_dict({name: [] for name in features}, features=features)
         staged = Path(tmp) / DATASET_DIR
-        dataset.save_to_disk(str(staged))
+        dataset.save_to_disk(str(staged), num_shards=1 if not rows else None)  # 0 shards won't load
         del dataset
         final = out / DATASET_DIR
         if final.exists():
