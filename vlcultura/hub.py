@@ -9,6 +9,7 @@ huggingface_hub's `DatasetCard` / `ModelCard` and carry the sections the challen
 """
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +23,6 @@ from vlcultura.run_layout import RunLayout
 RepoType = Literal["dataset", "model"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone: scripts/ and configs/ live here
 RECIPE_NAME = "recipe.yaml"  # the recipe as written, in every repo's configs/
-
-# What each card must hold, as (metadata keys, section words): the challenge's card checklist.
-CARD_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "dataset": (("license", "language"), ("bias", "license")),
-    "model": (("license", "base_model", "library_name"), ("bias", "emission", "license", "training")),
-}
-
 
 class PublishError(ValueError):
     """A repo that must not be pushed as it is (the message lists every problem)."""
@@ -51,12 +45,21 @@ class RepoPlan:
         return sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*") if p.is_file())
 
 
-def _copy_tree(src: Path, dest: Path, pattern: str = "*") -> None:
+# Never uploaded from a training folder: resumable state, pickles, markers, the merged copy.
+_NOT_PUBLISHED = ("checkpoint-*", "__pycache__", ".*", "*.bin", "*.pt", "*.pth", "merged")
+
+
+def _copy_tree(src: Path, dest: Path, pattern: str = "*") -> int:
+    """Copy the files under `src` matching `pattern`, minus `_NOT_PUBLISHED`; returns the count."""
+    n = 0
     for path in sorted(src.rglob(pattern)):
-        if path.is_file() and "__pycache__" not in path.parts:
+        parts = path.relative_to(src).parts
+        if path.is_file() and not any(Path(p).match(skip) for p in parts for skip in _NOT_PUBLISHED):
+            n += 1
             target = dest / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+    return n
 
 
 def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
@@ -65,9 +68,7 @@ def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
     from vlcultura.notebooks import write_notebook
 
     scripts = PROJECT_ROOT / "scripts"
-    if scripts.is_dir():
-        _copy_tree(scripts, folder / "scripts", "*.py")
-    else:
+    if not (scripts.is_dir() and _copy_tree(scripts, folder / "scripts", "*.py")):
         plan.warnings.append(f"no scripts/ folder next to the package ({scripts}): install vlcultura from a "
                              "clone (pip install -e .) so the repo carries the scripts used")
     configs = folder / "configs"
@@ -81,20 +82,15 @@ def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
 
 
 def card_problems(text: str, repo_type: RepoType) -> list[str]:
-    """Why a card is not ready for the Hub: YAML that does not parse, missing metadata or sections."""
-    from huggingface_hub import DatasetCard, ModelCard
+    """Why a card is not ready for the Hub, by the card modules' own validators (offline)."""
+    from vlcultura.cards.dataset_card import CardError, validate_card
+    from vlcultura.cards.model_card import validate_model_card
 
-    card_cls = DatasetCard if repo_type == "dataset" else ModelCard
     try:
-        card = card_cls(text, ignore_metadata_errors=False)
-    except ValueError as err:
-        return [f"the card's YAML metadata does not parse: {err}"]
-    keys, sections = CARD_RULES[repo_type]
-    meta = card.data.to_dict()
-    problems = [f"card metadata lacks '{k}'" for k in keys if not meta.get(k)]
-    headings = " ".join(line.lower() for line in card.text.splitlines() if line.startswith("#"))
-    problems += [f"card has no section about '{s}'" for s in sections if s not in headings]
-    return problems
+        (validate_card if repo_type == "dataset" else validate_model_card)(text)
+    except CardError as err:
+        return [str(err)]
+    return []
 
 
 def _in_org(name: str, config: PipelineConfig) -> str:
@@ -108,7 +104,7 @@ def model_repo_id(config: PipelineConfig) -> str:
     else:
         from vlcultura.data.names import prompts_name_for
 
-        base = Path(config.model.name_or_path.rstrip("/")).name.lower()
+        base = re.sub(r"[^a-z0-9._-]+", "-", Path(config.model.name_or_path.rstrip("/")).name.lower())
         stem = prompts_name_for(config.export.name).removesuffix("_prompts")
         name = f"{base}-{stem}-{config.train.algorithm}"
     return _in_org(name, config)
@@ -142,11 +138,20 @@ def _stage_model_repo(layout: RunLayout, config: PipelineConfig, folder: Path) -
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    from vlcultura.pipeline import TINY_PREFIX
+
     plan = RepoPlan("model", model_repo_id(config), "model", folder)
+    if config.model.name_or_path.startswith(TINY_PREFIX):
+        plan.warnings.append(f"{config.model.name_or_path} is a tiny random-weight demonstration model: "
+                             "check the repos with --dry-run, but publish a run on a real base model")
     if folder.exists():
         shutil.rmtree(folder)
-    weights = layout.output("train", "merged" if config.train.merge_adapter else "adapter")
-    _copy_tree(weights, folder)
+    adapter = layout.output("train", "adapter")
+    if config.train.merge_adapter:  # merged weights at the top, the adapter beside them
+        _copy_tree(layout.output("train", "merged"), folder)
+        _copy_tree(adapter, folder / "adapter")
+    else:
+        _copy_tree(adapter, folder)
     card = layout.output("train", "model_card").read_text(encoding="utf-8")
     (folder / "README.md").write_text(card, encoding="utf-8")
     emissions = layout.outputs("train").get("emissions")

@@ -37,10 +37,12 @@ print(kto)
 print(kto["train"][0]["prompt"], kto["train"][0]["completion"], kto["train"][0]["label"])"""
 
 _LOAD_MODEL = """\
-from vlcultura.pipeline import caption_with_adapter
+from vlcultura.train.merge import generate, load_for_generation
 
-test = load_from_disk(str(layout.output("export", "dataset")))["test"]
-print(caption_with_adapter(layout, test[0]["images"][0]))"""
+model, processor = load_for_generation(layout.output("train", "adapter"))
+row = kto["test"][0]
+instruction = next(part["text"] for part in row["prompt"][-1]["content"] if part["type"] == "text")
+print(instruction, "->", generate(model, processor, row["images"][:1], instruction, max_new_tokens=24))"""
 
 
 def _install_line(config: PipelineConfig) -> str:
