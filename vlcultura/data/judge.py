@@ -166,7 +166,7 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], images: list[bytes], conf
 
     from vlcultura.data.generators.base import ItemError
     from vlcultura.data.generators.cohere import CohereChat, data_url
-    from vlcultura.data.ledger import BilledInvalid, Ledger, request_key
+    from vlcultura.data.ledger import BilledInvalid, Ledger, MaybeBilled, StopRun, request_key
 
     model = cohere_config.judge_model or cohere_config.model
     chat = CohereChat(cohere_config, api_key=secrets_from_env().cohere_api_key,
@@ -196,7 +196,9 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], images: list[bytes], conf
                                            max_tokens=config.max_tokens, seed=config.seed,
                                            temperature=config.temperature),
                 billed_attempts=config.parse_retries + 1, meta={"row_id": row.get("id")})
-        except (BilledInvalid, RuntimeError) as err:
+        except StopRun:
+            raise  # budget, quota or key: the whole run stops; paid answers stay in the ledger
+        except (BilledInvalid, MaybeBilled, RuntimeError) as err:
             return Verdict({}, {}, "cohere", model, key, error=f"{type(err).__name__}: {err}")
         answer = entry.response
         return Verdict({c: float(answer[c]["score"]) for c in CRITERIA},

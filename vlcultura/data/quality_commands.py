@@ -66,7 +66,7 @@ def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = 
     from vlcultura.data.export import load_rows
     from vlcultura.config import JudgeConfig
     from vlcultura.data.judge import judge_dataset
-    from vlcultura.data.ledger import BudgetExceeded, QuotaExhausted, StopRun
+    from vlcultura.data.ledger import StopRun
 
     recipe = _recipe(config)
     judge_config = recipe.judge
@@ -76,7 +76,7 @@ def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = 
     try:  # the ledger's cap covers every paid stage that writes to it
         kept, report = judge_dataset(load_rows(input), judge_config, recipe.generate.cohere, ledger_path=ledger,
                                      budget_usd=recipe.generate.budget_usd + judge_config.budget_usd)
-    except (BudgetExceeded, QuotaExhausted, StopRun) as err:
+    except StopRun as err:  # budget, quota, missing key
         _console().print(f"[red]stopped[/]: {err}")
         raise typer.Exit(2) from err
     out.mkdir(parents=True, exist_ok=True)
