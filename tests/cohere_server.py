@@ -208,6 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry = LogEntry(time.time(), self.path, 0, None, key, auth_ok, False, None, 0, False, len(raw))
         with srv.lock:
             srv.active += 1
+            srv.peak_active = max(srv.peak_active, srv.active)
         try:
             entry.status = self._handle(raw, entry)
         finally:
@@ -367,6 +368,11 @@ class _Server(ThreadingHTTPServer):
         self.released = threading.Event()
         self._starts: deque[float] = deque()
         self.active = 0
+        self.calls = 0  # requests past the rate and quota checks (what a monthly quota counts)
+        self.peak_active = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish (killed, cancelled) are part of the tests: no tracebacks."""
 
     def next_fault(self, key: str | None) -> str | None:
         with self.lock:
@@ -378,8 +384,9 @@ class _Server(ThreadingHTTPServer):
                 if len(self._starts) >= f.rpm_limit:
                     return "429"
                 self._starts.append(now)
-            if f.monthly_limit is not None and sum(e.billed for e in self.log) >= f.monthly_limit:
+            if f.monthly_limit is not None and self.calls >= f.monthly_limit:
                 return "429_monthly"
+            self.calls += 1
             if key and f.rules.get(key):
                 return f.rules[key].popleft()
             return f.script.popleft() if f.script else None
@@ -429,6 +436,10 @@ class LoopbackCohere:
         """Requests received and not yet answered (held, sleeping...)."""
         with self._server.lock:
             return self._server.active
+
+    @property
+    def peak_in_flight(self) -> int:
+        return self._server.peak_active
 
     def billed_keys(self) -> list[str | None]:
         return [e.idempotency_key for e in self.log if e.billed]

@@ -175,7 +175,9 @@ def write_dataset(rows: list[dict[str, Any]], path: Path) -> None:
 
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    Dataset.from_list(rows, features=_features()).save_to_disk(str(tmp))
+    features = _features()
+    columns = {name: [row[name] for row in rows] for name in features}  # also right when empty
+    Dataset.from_dict(columns, features=features).save_to_disk(str(tmp))
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
 
