@@ -15,7 +15,7 @@ import io
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -55,22 +55,29 @@ class Reviewer:
 
     name: str
     client: rg.Argilla
+    responses: dict[str, str] = field(default_factory=dict)  # record uuid -> her response id
 
-    def server_ids(self, dataset_name: str) -> dict[str, str]:
-        """{record id: server-side uuid} as this reviewer sees the dataset."""
+    def queue(self, dataset_name: str, status: str = "pending") -> dict[str, str]:
+        """{record id: server uuid} of her queue ("pending", "submitted"...), searched as the UI does."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dataset = self.client.datasets(dataset_name, workspace="argilla")
-        return {r.id: str(r.to_dict()["_server_id"]) for r in dataset.records(with_responses=False)}
+        body = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
+                                     "values": [status]}]}}
+        reply = self.client.http_client.post(f"/api/v1/me/datasets/{dataset.id}/records/search",
+                                             params={"limit": 1000}, json=body)
+        reply.raise_for_status()
+        return {i["record"]["external_id"]: i["record"]["id"] for i in reply.json()["items"]}
 
     def answer(self, server_id: str, values: dict[str, Any], status: str = "submitted") -> dict:
-        """Create (or, when she already answered, update) her response, as the UI does."""
+        """Create her response, or update it when she already answered (a draft, then submitted)."""
         body = {"values": {q: {"value": v} for q, v in values.items()}, "status": status}
-        reply = self.client.http_client.post(f"/api/v1/records/{server_id}/responses", json=body)
-        if reply.status_code == 409 or "already" in reply.text:
-            mine = self.client.http_client.get(f"/api/v1/records/{server_id}/responses").json()["items"]
-            reply = self.client.http_client.put(f"/api/v1/responses/{mine[0]['id']}", json=body)
+        if server_id in self.responses:
+            reply = self.client.http_client.put(f"/api/v1/responses/{self.responses[server_id]}", json=body)
+        else:
+            reply = self.client.http_client.post(f"/api/v1/records/{server_id}/responses", json=body)
         reply.raise_for_status()
+        self.responses[server_id] = reply.json()["id"]
         return reply.json()
 
 

@@ -44,3 +44,88 @@ def test_push_sends_metadata_free_images_suggestions_and_metadata(review_config,
     assert second.suggestions["label"].value == "undesirable"
     assert first.suggestions["cultural_accuracy"].value == 5
     assert records[record_id("cand-003")].suggestions["flags"].value == ["stereotype"]
+
+
+CORRECTION = "Una salteña boliviana recién horneada, jugosa, con el repulgue típico."
+
+
+def review_as_ui(reviewers, config):
+    """alice and bob review the 8 pushed candidates: agreement, a conflict, a flip, a correction."""
+    alice, bob = reviewers["alice"], reviewers["bob"]
+    ids = alice.queue(config.dataset_name)
+    assert len(ids) == 8 and bob.queue(config.dataset_name) == ids
+    sid = {c: ids[record_id(f"cand-{c:03d}")] for c in range(8)}
+    alice.answer(sid[0], {"label": "undesirable", "cultural_accuracy": 2}, status="draft")
+    alice.answer(sid[0], {"label": "desirable", "cultural_accuracy": 5})  # the draft, then submitted
+    bob.answer(sid[0], {"label": "desirable", "cultural_accuracy": 4})
+    alice.answer(sid[1], {"label": "undesirable", "cultural_accuracy": 1, "flags": ["wrong_variety"]})
+    bob.answer(sid[1], {"label": "undesirable", "cultural_accuracy": 2, "corrected_description": CORRECTION})
+    alice.answer(sid[2], {"label": "desirable", "cultural_accuracy": 4})
+    bob.answer(sid[2], {"label": "undesirable", "cultural_accuracy": 2, "flags": ["stereotype"]})
+    alice.answer(sid[3], {"label": "desirable", "cultural_accuracy": 4})
+    bob.answer(sid[3], {"label": "desirable", "cultural_accuracy": 5})
+    alice.answer(sid[4], {"label": "desirable"}, status="draft")  # never submitted
+    alice.answer(sid[5], {}, status="discarded")
+    bob.answer(sid[6], {"label": "desirable", "cultural_accuracy": 3})
+    # reviewer-scoped queues (the emulated index must scope nested responses per user)
+    assert set(alice.queue(config.dataset_name)) == {record_id(f"cand-{c:03d}") for c in (6, 7)}
+    assert set(alice.queue(config.dataset_name, "submitted")) == {record_id(f"cand-{c:03d}") for c in range(4)}
+    assert set(bob.queue(config.dataset_name)) == {record_id(f"cand-{c:03d}") for c in (4, 5, 7)}
+
+
+def test_two_reviewers_conflict_correction_and_repush(review_config, reviewers, tmp_path):
+    import datasets
+
+    rows = make_candidates(8)
+    push(rows, review_config, tmp_path / "journal.sqlite")
+    review_as_ui(reviewers, review_config)
+
+    # a re-push (fresh journal: every record is upserted again) neither duplicates nor loses reviews
+    again = push(rows, review_config, tmp_path / "other-journal.sqlite")
+    assert again.sent == 8
+    records = server_records(review_config)
+    assert sorted(r.id for r in records) == sorted(record_id(c) for c in rows["id"])
+    assert push(rows, review_config, tmp_path / "journal.sqlite").sent == 0
+
+    report = pull(rows, tmp_path / "majority", review_config)
+    out = datasets.load_from_disk(str(tmp_path / "majority" / "reviewed"))
+    by_id = {r["id"]: r for r in out}
+    assert sorted(by_id) == sorted(["cand-000", "cand-001", "cand-002", "cand-003", "cand-006",
+                                    next(i for i in by_id if i.startswith("cand-001~review~"))])
+    assert by_id["cand-000"]["label"] and by_id["cand-000"]["review_cultural_accuracy"] == 4.5
+    assert not by_id["cand-001"]["label"] and by_id["cand-001"]["negative_type"] == "wrong_culture"
+    fix = next(r for i, r in by_id.items() if "~review~" in i)
+    assert (fix["completion"], fix["label"], fix["strategy"], fix["negative_type"]) == (CORRECTION, True, "review", None)
+    assert fix["image_id"] == "img-000" and fix["image"].size == (24, 16)
+    # the conflict on cand-002 is a tie: undesirable, typed by bob's flag
+    assert not by_id["cand-002"]["label"] and by_id["cand-002"]["negative_type"] == "stereotype"
+    assert not by_id["cand-002"]["review_unanimous"]
+    assert by_id["cand-003"]["label"] and by_id["cand-003"]["negative_type"] is None  # flipped by both
+    assert (report.reviewed_records, report.flipped, report.corrections, report.unresolved_to_undesirable) == (5, 2, 1, 1)
+    assert report.reviews_per_reviewer == {"alice": 4, "bob": 5}
+    agree = report.agreement
+    assert agree["records_with_several_reviews"] == 4 and agree["percent_agreement"] == 75.0
+    assert agree["cohen_kappa"]["alice | bob"] == {"records": 4, "kappa": pytest.approx(0.5)}
+    assert agree["fleiss_kappa"] == pytest.approx((0.75 - 34 / 64) / (1 - 34 / 64))
+    saved = json.loads((tmp_path / "majority" / "review_report.json").read_text())
+    assert saved["agreement"]["percent_agreement"] == 75.0
+    markdown = (tmp_path / "majority" / "review_report.md").read_text()
+    assert "| Cohen's kappa, alice | bob (4 records) | 0.500 |" in markdown
+
+    strict = review_config.model_copy(update={"conflict_policy": "unanimous", "unresolved": "exclude"})
+    report = pull(rows, tmp_path / "strict", strict)
+    out = datasets.load_from_disk(str(tmp_path / "strict" / "reviewed"))
+    assert "cand-002" not in out["id"] and len(out) == 5 and report.unresolved_excluded == 1
+    two = review_config.model_copy(update={"min_submitted": 2})
+    assert pull(rows, tmp_path / "two", two).too_few_reviews == 1  # cand-006 had one review
+
+
+def test_pull_with_nothing_reviewed_says_so(review_config, tmp_path):
+    import datasets
+
+    rows = make_candidates(2)
+    push(rows, review_config, tmp_path / "journal.sqlite")
+    report = pull(rows, tmp_path / "out", review_config)
+    assert report.rows_written == 0 and "nothing reviewed yet" in report.message
+    assert len(datasets.load_from_disk(str(tmp_path / "out" / "reviewed"))) == 0
+    assert "nothing reviewed yet" in (tmp_path / "out" / "review_report.md").read_text()

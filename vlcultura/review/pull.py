@@ -52,8 +52,12 @@ class PullReport:
 def fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote]]:
     """{record id: submitted votes} for every record with at least one submitted response."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dataset = client.datasets(config.dataset_name, workspace=config.workspace)
+        warnings.simplefilter("ignore")  # "not found" and per-response "user_id not provided" notices
+        return _fetch_votes(client, config)
+
+
+def _fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote]]:
+    dataset = client.datasets(config.dataset_name, workspace=config.workspace)
     if dataset is None:
         raise ValueError(f"no dataset {config.dataset_name!r} in workspace {config.workspace!r} at "
                          f"{api_url(config)}: run `vlcultura review push` first")
@@ -146,12 +150,15 @@ def pull(candidates: Any, output_dir: str | Path, config: ReviewConfig) -> PullR
     features = rows.features.copy()
     for name, dtype in REVIEW_COLUMNS.items():
         features[name] = datasets.Sequence(datasets.Value(dtype[0])) if isinstance(dtype, list) else datasets.Value(dtype)
-    out = datasets.Dataset.from_list(reviewed, features=features).cast_column("image", datasets.Image())
+    columns = {name: [row[name] for row in reviewed] for name in features}  # also right when empty
+    features["image"] = datasets.Image()
+    out = datasets.Dataset.from_dict(columns, features=features)
     report.rows_written = len(out)
     if not votes:
         report.message = (f"nothing reviewed yet: no submitted responses in {config.dataset_name!r} at {url}; "
                           "reviewers must press Submit in the Argilla UI (drafts do not count)")
     output = Path(output_dir)
-    out.save_to_disk(str(output / "reviewed"))
+    # one shard even when empty: datasets writes none otherwise, and cannot load that back
+    out.save_to_disk(str(output / "reviewed"), num_shards=1 if len(out) == 0 else None)
     write_report(asdict(report), output)
     return report
