@@ -99,6 +99,17 @@ def test_rerun_is_idempotent_and_resumes_from_cache(messy: tuple[Path, Path, dic
     assert [(r["id"], r["sha256"]) for r in load_images(again / "dataset").remove_columns("image")] == first
 
 
+def test_changed_settings_are_not_served_from_the_cache(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.jpg").write_bytes(encode(photo(90, (200, 100)), "JPEG"))
+    for side in (64, 32, 64):
+        ingest(tmp_path / "src", tmp_path / "out", IngestConfig(max_side=side))
+        assert load_images(tmp_path / "out").remove_columns("image")[0]["width"] == side
+    for image in (tmp_path / "out" / ".cache" / "normalised").glob("*.img"):
+        image.unlink()  # bytes gone by hand: redone, not a crash
+    assert len(ingest(tmp_path / "src", tmp_path / "out", IngestConfig(max_side=64)).records) == 1
+
+
 def test_manifest_with_mapping_defaults_and_bad_rows(tmp_path: Path) -> None:
     for i in range(4):
         (tmp_path / f"p{i}.jpg").write_bytes(encode(photo(40 + i), "JPEG"))

@@ -237,6 +237,8 @@ class _Cache:
         entry = json.loads(meta_path.read_text(encoding="utf-8"))
         if "reason" in entry:
             raise ImageRejected(entry["reason"], entry["detail"])
+        if not self.image_path(source_sha).is_file():  # bytes deleted by hand: redo this one
+            return None
         return NormalisedImage(data=b"", notes=tuple(entry.pop("notes")), **entry)
 
     def put(self, source_sha: str, raw: bytes) -> NormalisedImage:
