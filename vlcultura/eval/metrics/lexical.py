@@ -27,7 +27,10 @@ MAX_N = 4
 
 def ngram_counts(tokens: Tokens, n: int = MAX_N) -> Counter[NGram]:
     """All 1..n-grams of a token list with their counts."""
-    return Counter(tuple(tokens[i:i + k]) for k in range(1, n + 1) for i in range(len(tokens) - k + 1))
+    counts: Counter[NGram] = Counter()
+    for k in range(1, n + 1):
+        counts.update(zip(*(tokens[i:] for i in range(k))))
+    return counts
 
 
 # ---------------------------------------------------------------- BLEU
@@ -119,37 +122,55 @@ class DocumentFrequency:
 
     @classmethod
     def from_references(cls, refs: Iterable[Sequence[Tokens]], source: str) -> "DocumentFrequency":
+        return cls.from_counts(([ngram_counts(r) for r in image_refs] for image_refs in refs), source)
+
+    @classmethod
+    def from_counts(cls, refs: Iterable[Sequence[Counter[NGram]]], source: str) -> "DocumentFrequency":
         df: Counter[NGram] = Counter()
         n_docs = 0
         for image_refs in refs:
             n_docs += 1
-            df.update({g for r in image_refs for g in ngram_counts(r)})
+            df.update(set().union(*image_refs))
         return cls(dict(df), n_docs, source)
 
 
-def _tfidf(counts: Counter[NGram], idf: DocumentFrequency, log_n: float):
-    vec: list[dict[NGram, float]] = [{} for _ in range(MAX_N)]
-    norm = [0.0] * MAX_N
-    for gram, tf in counts.items():
-        w = tf * (log_n - math.log(max(1.0, idf.df.get(gram, 0))))
-        vec[len(gram) - 1][gram] = w
-        norm[len(gram) - 1] += w * w
-    bigrams = sum(tf for g, tf in counts.items() if len(g) == 2)  # the length CIDEr-D penalises
-    return vec, [math.sqrt(v) for v in norm], bigrams
+class _Weights:
+    """Per-n-gram idf weight `log(N) - log(max(1, df))`, computed once per n-gram."""
+
+    def __init__(self, idf: DocumentFrequency) -> None:
+        self.df = idf.df
+        self.log_n = math.log(float(idf.n_docs)) if idf.n_docs else 0.0
+        self.cache: dict[NGram, float] = {}
+
+    def vector(self, counts: Counter[NGram]) -> tuple[dict[NGram, float], list[float], int]:
+        """tf-idf weights, per-order norms and the bigram count (the length CIDEr-D penalises)."""
+        vec: dict[NGram, float] = {}
+        norm = [0.0] * MAX_N
+        bigrams = 0
+        for gram, tf in counts.items():
+            w = self.cache.get(gram)
+            if w is None:
+                w = self.cache[gram] = self.log_n - math.log(max(1.0, self.df.get(gram, 0)))
+            vec[gram] = tf * w
+            norm[len(gram) - 1] += (tf * w) ** 2
+            if len(gram) == 2:
+                bigrams += tf
+        return vec, [math.sqrt(v) for v in norm], bigrams
 
 
-def _cider_sentence(hyp: Tokens, refs: Sequence[Tokens], idf: DocumentFrequency, log_n: float,
+def _cider_sentence(hyp: Counter[NGram], refs: Sequence[Counter[NGram]], weights: _Weights,
                     sigma: float) -> float:
-    vh, nh, lh = _tfidf(ngram_counts(hyp), idf, log_n)
+    vh, nh, lh = weights.vector(hyp)
     total = 0.0
     for ref in refs:
-        vr, nr, lr = _tfidf(ngram_counts(ref), idf, log_n)
+        vr, nr, lr = weights.vector(ref)
+        val = [0.0] * MAX_N
+        for gram, w in vh.items():
+            r = vr.get(gram)
+            if r:
+                val[len(gram) - 1] += min(w, r) * r
         penalty = math.exp(-((lh - lr) ** 2) / (2 * sigma ** 2))
-        for k in range(MAX_N):
-            val = sum(min(w, vr[k].get(g, 0.0)) * vr[k].get(g, 0.0) for g, w in vh[k].items())
-            if nh[k] and nr[k]:
-                val /= nh[k] * nr[k]
-            total += val * penalty
+        total += penalty * sum(v / (nh[k] * nr[k]) if nh[k] and nr[k] else v for k, v in enumerate(val))
     return total / MAX_N / len(refs) * 10.0
 
 
@@ -157,7 +178,8 @@ def cider_d(hyps: Sequence[Tokens], refs: Sequence[Sequence[Tokens]],
             idf: DocumentFrequency | None = None, sigma: float = 6.0) -> MetricResult:
     """Mean CIDEr-D. Without `idf`, frequencies come from these images' references (as in
     pycocoevalcap: scores then depend on the image set); pass a fixed corpus for small sets."""
-    idf = idf or DocumentFrequency.from_references(refs, "the scored images' references")
-    log_n = math.log(float(idf.n_docs)) if idf.n_docs else 0.0
-    scores = [_cider_sentence(h, r, idf, log_n, sigma) for h, r in zip(hyps, refs, strict=True)]
+    ref_counts = [[ngram_counts(r) for r in image_refs] for image_refs in refs]
+    idf = idf or DocumentFrequency.from_counts(ref_counts, "the scored images' references")
+    weights = _Weights(idf)
+    scores = [_cider_sentence(ngram_counts(h), r, weights, sigma) for h, r in zip(hyps, ref_counts, strict=True)]
     return mean_metric("CIDEr-D", scores, f"IDF: {idf.source} ({idf.n_docs} images)")
