@@ -50,6 +50,28 @@ def _size_category(n: int) -> str:
     return "100K<n<1M"
 
 
+def review_summary(review: Mapping[str, Any] | None, n_image_rows: int) -> dict[str, Any] | None:
+    """The review numbers a card shows, from `vlcultura review pull`'s review_report.json.
+
+    Reviewer names are left out (they are people, not statistics).
+    """
+    if not review:
+        return None
+    agreement = review.get("agreement") or {}
+    reviewed = review.get("reviewed_records") or 0
+    pct, kappa = agreement.get("percent_agreement"), agreement.get("fleiss_kappa")
+    return {
+        "records reviewed": reviewed,
+        "coverage (reviewed / image rows exported)": f"{reviewed / n_image_rows:.1%}" if n_image_rows else "n/a",
+        "labels flipped by reviewers": review.get("flipped", 0),
+        "corrections (new desirable rows)": review.get("corrections", 0),
+        "unresolved conflicts": (review.get("unresolved_excluded") or 0) + (review.get("unresolved_to_undesirable") or 0),
+        "records with two or more reviews": agreement.get("records_with_several_reviews", 0),
+        "percent agreement": "n/a" if pct is None else f"{pct:.1f} %",
+        "Fleiss' kappa": "n/a" if kappa is None else f"{kappa:.3f}",
+    }
+
+
 def render_dataset_card(splits: Mapping[str, Any], *, repo_id: str, license: str = "apache-2.0",
                         weights: Mapping[str, Any] | None = None,
                         reports: Sequence[StageReport] = (), review: Mapping[str, Any] | None = None,
@@ -81,7 +103,8 @@ def render_dataset_card(splits: Mapping[str, Any], *, repo_id: str, license: str
     by_stage = {r.stage: r for r in reports}
     card = DatasetCard.from_template(
         data, template_path=str(TEMPLATE), repo_id=repo_id, stats=stats, weights=weights,
-        reports=by_stage, review=review, prompts_repo_id=prompts_repo_id, code_url=code_url,
+        reports=by_stage, review=review_summary(review, stats["n_rows"] - stats["n_text_only"]),
+        prompts_repo_id=prompts_repo_id, code_url=code_url,
         motivation=motivation, libraries=library_versions(), figures=figures,
     )
     return str(card)

@@ -42,7 +42,7 @@ def write_dataset_repo(dataset_dict: Mapping[str, Any], card: str, out_dir: str 
     (out / "data").mkdir(parents=True)
     for split, ds in dataset_dict.items():
         embedded(ds).to_parquet(str(out / split_parquet_path(split)))
-    (out / "README.md").write_text(card, encoding="utf-8")
+    (out / "README.md").write_text(card if card.endswith("\n") else card + "\n", encoding="utf-8")
     for repo_path, local in (extra_files or {}).items():
         target = out / repo_path
         target.parent.mkdir(parents=True, exist_ok=True)
