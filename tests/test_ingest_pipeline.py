@@ -67,6 +67,8 @@ def test_every_bad_kind_is_recorded_and_the_rest_kept(messy: tuple[Path, Path, d
     for reason in set(expected.values()):
         assert f"`{reason}`" in report
     assert "dup_a.jpg" in report and "GPS location removed | 1" in report
+    assert "extension did not match the bytes | 2" in report  # the WebP and the AVIF named .jpg
+    assert "colour mode converted (CMYK->RGB) | 1" in report
 
 
 def test_no_metadata_byte_reaches_any_output(messy: tuple[Path, Path, dict]) -> None:

@@ -143,7 +143,7 @@ def _prepare(item: SourceItem, config: IngestConfig, cache: "_Cache") -> Prepare
     except Exception as err:  # a bug or an exotic file must not stop the other images
         return reject("processing_error", f"{type(err).__name__}: {err}. Please report this file")
     mismatch = extension_mismatch(item.name, image.source_format)
-    notes = image.notes + ((f"extension_mismatch:{mismatch}",) if mismatch else ())
+    notes = image.notes + (("extension_mismatch",) if mismatch else ())
     record = ImageRecord(**meta.model_dump(), id=source_sha[:16], sha256=image.sha256, phash=image.phash,
                          width=image.width, height=image.height, format=image.format,
                          original_name=Path(item.name).name)
@@ -166,8 +166,7 @@ def _deduplicate(outcomes: list[Prepared | Rejection], config: IngestConfig,
             names[record.id] = outcome.name
             kept.append(outcome)
             result.records.append(record)
-            result.notes.update(set(n.split(":")[0] if n.startswith("extension") else n
-                                    for n in outcome.notes))
+            result.notes.update(set(outcome.notes))
             continue
         if verdict.kind == "duplicate":
             detail = f"an exact copy of {names[verdict.kept_by]} (id {verdict.kept_by}), which is kept"
