@@ -132,3 +132,22 @@ def test_cli_export_rejects_bad_names_and_writes_good_ones(tmp_path):
                                     "--name", "utensilios_ecuador_images_kto"])
     assert good.exit_code == 0, good.output
     assert "KTO weights" in good.output and (tmp_path / "good" / "hub" / "utensilios_ecuador_images_kto").is_dir()
+
+
+def test_push_uploads_exactly_the_assembled_folder(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    from hub_server import LoopbackHub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the loopback is allowed
+    result = export_dataset(candidates_dataset(copies=2), tmp_path / "out", ExportConfig())
+    local = {p.relative_to(result.kto_repo_dir).as_posix(): p.read_bytes()
+             for p in result.kto_repo_dir.rglob("*") if p.is_file()}
+    with LoopbackHub("hf_test_token_do_not_leak") as hub:
+        monkeypatch.setenv("HF_TOKEN", "hf_test_token_do_not_leak")
+        url = push_dataset_repo(result.kto_repo_dir, result.repo_id, endpoint=hub.endpoint)
+        repo = hub.state.repos[("dataset", result.repo_id)]
+    assert "/commit/" in url and repo["private"] is False
+    assert repo["files"] == local
+    assert {"README.md", "kto_weights.json", "data/train-00000-of-00001.parquet",
+            "data/test-00000-of-00001.parquet"} <= set(local)
+    assert not any(b"hf_test_token_do_not_leak" in data for data in local.values())

@@ -60,14 +60,17 @@ def hf_token() -> str:
 
 
 def push_dataset_repo(folder: str | Path, repo_id: str, *, private: bool = False,
-                      commit_message: str = "Upload dataset with vlcultura") -> str:
-    """Create the dataset repo if needed and upload `folder` as it is; returns the commit URL."""
+                      commit_message: str = "Upload dataset with vlcultura", endpoint: str | None = None) -> str:
+    """Create the dataset repo if needed and upload `folder` as it is; returns the commit URL.
+
+    `endpoint` points at another Hub deployment (default: huggingface.co or HF_ENDPOINT).
+    """
     from huggingface_hub import HfApi
 
     folder = Path(folder)
     if not (folder / "README.md").is_file():
         raise FileNotFoundError(f"{folder} has no README.md: build it with write_dataset_repo first")
-    api = HfApi(token=hf_token())
+    api = HfApi(endpoint=endpoint, token=hf_token())
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
                              commit_message=commit_message)
