@@ -38,6 +38,7 @@ def generate_command(
 def ledger_command(
     path: Path = typer.Argument(..., help="A ledger.sqlite file or the generate output folder."),
     errors: int = typer.Option(0, help="Also list this many of the latest failed keys."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON lines instead of a table."),
 ) -> None:
     """Cost, tokens and requests by stage, backend and model."""
     from rich.console import Console
@@ -50,6 +51,12 @@ def ledger_command(
         raise typer.BadParameter(f"no ledger at {file}: give the generate output folder or the .sqlite file")
     with Ledger(file) as ledger:
         rows, failed = ledger.report(), ledger.errors(errors)
+    if as_json:
+        import json
+
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
     table = Table(title=f"ledger {file}")
     for name in ("stage", "backend", "model", "keys", "done", "failed", "attempts", "input_tokens",
                  "output_tokens", "cost_usd", "interrupted_usd"):
