@@ -205,3 +205,11 @@ def test_cli_ingest(tmp_path: Path) -> None:
     assert (row["country"], row["variety"], row["topic"], row["license"]) == ("PE", "es-PE", "comida", "MIT")
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")])
     assert missing.exit_code == 2 and "no such folder" in missing.output
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"ingest": {"source": str(tmp_path / "src"), "default_country": "BO",
+                                                 "default_topic": "comida"}}), encoding="utf-8")
+    from_recipe = runner.invoke(app, ["ingest", "--config", str(recipe), "--out", str(tmp_path / "o3"),
+                                      "--topic", "mercado"])
+    assert from_recipe.exit_code == 0, from_recipe.output
+    row = load_images(tmp_path / "o3").remove_columns("image")[0]
+    assert (row["country"], row["topic"]) == ("BO", "mercado")  # flags override the recipe
