@@ -341,6 +341,10 @@ def run_command(
     """Run every stage of a recipe into one folder; a re-run skips finished stages."""
     from rich.console import Console
 
+    bad = [s for s in stage or () if s not in STAGES]
+    if bad:
+        raise typer.BadParameter(f"unknown stage(s) {', '.join(bad)}; the stages are: {', '.join(STAGES)}",
+                                 param_hint="--stage")
     console = Console()
     config = load_config(config_path)
     layout = RunLayout.at(output or config.output_dir)

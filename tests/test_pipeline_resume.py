@@ -1,0 +1,43 @@
+"""A stage that fails stops the run; fixing the recipe and running again resumes at that stage."""
+from __future__ import annotations
+
+import yaml
+from pipeline_helpers import QUICKSTART, vlcultura
+
+from vlcultura.data.samples import make_sample_images
+from vlcultura.pipeline import DATASET_STAGES
+from vlcultura.run_layout import RunLayout
+
+
+def _recipe(path, **export):
+    data = yaml.safe_load(QUICKSTART.read_text())
+    data["export"].update(export)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_bad_export_name_fails_at_export_then_resumes_there(tmp_path):
+    photos = make_sample_images(tmp_path / "my_photos", n_per_class=1, seed=3)
+    n_photos = len(list(photos.glob("**/*.jpg")))
+    out = tmp_path / "run"
+    stages = [arg for stage in DATASET_STAGES for arg in ("--stage", stage)]
+    recipe = _recipe(tmp_path / "recipe.yaml", name="muestras_sin_algoritmo")
+    failed = vlcultura("run", str(recipe), "--output", str(out), "--images", str(photos), *stages)
+    assert failed.returncode == 1
+    assert "stage 'export' failed: NameRuleError" in failed.output and "run the same command again" in failed.output
+    layout = RunLayout.at(out)
+    assert [s for s in DATASET_STAGES if layout.is_done(s)] == list(DATASET_STAGES[:-1])
+    assert layout.done_record("ingest")["summary"]["rows"] == n_photos  # --images replaced the samples
+    assert "synthetic sample images" not in failed.output
+
+    _recipe(recipe, name="mis_fotos_images_kto")
+    resumed = vlcultura("run", str(recipe), "--output", str(out), "--images", str(photos), *stages)
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    assert resumed.output.count("skipped (done)") == len(DATASET_STAGES) - 1
+    assert layout.done_record("export")["summary"]["repo_id"].endswith("/mis_fotos_images_kto")
+    assert not layout.is_done("train")  # --stage limited the run
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    run = vlcultura("run", str(QUICKSTART), "--output", str(tmp_path), "--stage", "trian")
+    assert run.returncode != 0 and "trian" in run.output
