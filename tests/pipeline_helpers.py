@@ -29,8 +29,8 @@ class CliRun:
 def offline_env(**extra: str) -> dict[str, str]:
     """The environment of a fresh offline machine: no keys, Hub libraries offline."""
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               TQDM_DISABLE="1", COLUMNS="200", **extra)
+    env.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                "TQDM_DISABLE": "1", "COLUMNS": "200", **extra})
     return env
 
 
