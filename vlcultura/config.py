@@ -202,13 +202,28 @@ class TrainConfig(StrictModel):
 
 
 class EvalConfig(StrictModel):
-    split: str = "test"
+    """Captioning + scoring of held-out images (docs/evaluation.md). The base model is `model`."""
+
+    dataset: str | None = None  # the exported KTO DatasetDict folder; default: train.dataset
+    split: str = "test"  # its desirable rows are the references, grouped by image_id
+    tuned: str | None = None  # a `vlcultura train` output folder; default: train.output_dir
+    tuned_kind: Literal["adapter", "merged", "model"] = "adapter"  # base+adapter, merged copy, or any model folder
+    include_base: bool = True  # also caption with the base model (needed for base-vs-tuned)
     output_dir: str = "outputs/eval"
     batch_size: int = 8
     max_new_tokens: int = 96
+    num_beams: int = 1
+    do_sample: bool = False  # greedy by default: deterministic captions
+    temperature: float | None = None  # only with do_sample
+    repetition_penalty: float = 1.0
+    max_images: int | None = None  # cap for quick runs
     tokenizer: Literal["coco", "es", "pt", "auto"] = "auto"
+    meteor: bool = True  # when Java is present
+    cider_idf: Literal["auto", "eval", "train"] = "auto"  # auto: train split when < 100 eval images
     bootstrap_samples: int = 1000
+    gallery_size: int = 24
     judge: bool = False
+    judge_mode: Literal["clair", "rubric", "both"] = "both"
     seed: int = 0
 
 

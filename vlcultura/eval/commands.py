@@ -35,6 +35,25 @@ def score(
     _print_summary(summary)
 
 
+def evaluate(
+    config: Path = typer.Option(..., "--config", "-c", exists=True, dir_okay=False, help="recipe YAML"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a key: eval.max_images=20"),
+) -> None:
+    """Caption held-out images with base and tuned models, score them and write the report."""
+    from vlcultura.config import load_config
+    from vlcultura.eval.evaluate import evaluate as run_evaluation
+    from vlcultura.train.models import ModelLoadError
+    from vlcultura.train.trainer import parse_overrides
+
+    try:
+        run = run_evaluation(load_config(config, parse_overrides(set_ or [])))
+    except (ValueError, RuntimeError, FileNotFoundError, ModelLoadError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    _print_summary(run.summary)
+    typer.echo(f"report: {run.files['html']}")
+
+
 def _print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -59,4 +78,5 @@ def _print_summary(summary: dict) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `vlcultura` app."""
+    app.command("evaluate")(evaluate)
     app.command("score")(score)

@@ -1,0 +1,140 @@
+"""The evaluate stage: caption held-out images with base and tuned models, score, report.
+
+`evaluate(config)` is what `vlcultura evaluate --config ...` and notebooks call. Systems are
+captioned one after the other (one model in memory at a time); only images every system
+captioned are scored, so the comparison is paired.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlcultura.config import PipelineConfig, dump_config
+from vlcultura.cultures import language_of, normalize_variety
+from vlcultura.eval.eval_set import EvalDataError, EvalImage, load_eval_images, train_references
+from vlcultura.eval.generation import CaptionCache, Decoding, cached_captions, caption_images, pending
+from vlcultura.eval.metrics.lexical import DocumentFrequency
+from vlcultura.eval.metrics.tokenizers import resolve_tokenizer
+from vlcultura.eval.report import model_index, write_report
+from vlcultura.eval.scoring import CIDER_MIN_IMAGES, score_system, tokenize_refs
+from vlcultura.eval.summary import per_image_rows, summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRun:
+    """What an evaluation produced: the summary and where the files are."""
+
+    output_dir: Path
+    summary: dict[str, Any]
+    files: dict[str, Path]
+    problems: list[str] = field(default_factory=list)
+
+
+def _systems(config: PipelineConfig) -> list[tuple[str, str, str | None]]:
+    """(name, kind, source) of every system to caption."""
+    ev = config.eval
+    tuned = ev.tuned or (config.train.output_dir if (Path(config.train.output_dir) / "config.yaml").is_file()
+                         else None)
+    systems = [("base", "base", None)] if ev.include_base else []
+    if tuned:
+        systems.append(("tuned", ev.tuned_kind, tuned))
+    if not systems:
+        raise EvalDataError("nothing to caption: set eval.include_base: true or eval.tuned to a training output")
+    return systems
+
+
+def _language(items: list[EvalImage]) -> str | None:
+    """The most common language of the images' varieties (es, pt...), None when unknown."""
+    tags = [normalize_variety(i.meta.variety) for i in items]
+    counts = Counter(language_of(t) for t in tags if t)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _idf(config: PipelineConfig, dataset: str, n_images: int, tokenizer: str) -> DocumentFrequency | None:
+    mode = config.eval.cider_idf
+    if mode == "eval" or (mode == "auto" and n_images >= CIDER_MIN_IMAGES):
+        return None
+    try:
+        refs = train_references(dataset, "train")
+    except EvalDataError:
+        if mode == "train":
+            raise
+        return None
+    _, tokens = tokenize_refs(tokenizer, [], refs)
+    return DocumentFrequency.from_references(tokens, f"fixed, from the train split's desirable descriptions")
+
+
+def _caption(config: PipelineConfig, items: list[EvalImage], out: Path, decoding: Decoding,
+             problems: list[str]) -> dict[str, dict[str, str]]:
+    """Captions per system; a system whose captions are all cached is not even loaded."""
+    from vlcultura.eval.systems import load_system, system_id
+
+    captions: dict[str, dict[str, str]] = {}
+    for name, kind, source in _systems(config):
+        model_id = system_id(kind, config.model, source)  # type: ignore[arg-type]
+        cache = CaptionCache(out / "captions" / f"{name}.jsonl")
+        if not pending(items, decoding, cache, model_id):
+            captions[name] = cached_captions(items, decoding, cache, model_id)
+            continue
+        model, processor = load_system(kind, config.model, source)  # type: ignore[arg-type]
+        captions[name], failed = caption_images(model, processor, items, decoding, cache, model_id,
+                                                config.eval.batch_size, label=f"captioning ({name})")
+        problems.extend(f"{name}: {p}" for p in failed)
+        del model, processor  # one model in memory at a time
+        gc.collect()
+        _empty_cuda_cache()
+    return captions
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def evaluate(config: PipelineConfig) -> EvalRun:
+    """Caption, score (lexical, chrF++, METEOR, cultural), bootstrap and write the report."""
+    ev = config.eval
+    dataset = ev.dataset or config.train.dataset
+    if not dataset:
+        raise EvalDataError("set eval.dataset (or train.dataset) to the exported KTO dataset folder")
+    out = Path(ev.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(config, out / "config.yaml")
+    items, problems = load_eval_images(dataset, ev.split, ev.max_images)
+    decoding = Decoding(ev.max_new_tokens, ev.num_beams, ev.do_sample, ev.temperature, ev.repetition_penalty, ev.seed)
+    captions = _caption(config, items, out, decoding, problems)
+    scored = [i for i in items if all(i.id in c for c in captions.values())]
+    if not scored:
+        raise EvalDataError("no image was captioned by every system: see the reasons above")
+    language = _language(scored)
+    tokenizer = resolve_tokenizer(ev.tokenizer, language)
+    idf = _idf(config, dataset, len(scored), tokenizer)
+    ids = [i.id for i in scored]
+    refs = [i.references for i in scored]
+    metas = [i.meta for i in scored]
+    systems = {name: score_system(ids, [c[i] for i in ids], refs, tokenizer, metas, language, idf, ev.meteor)
+               for name, c in captions.items()}
+    countries = [m.country for m in metas]
+    varieties = [m.variety for m in metas]
+    info = {"dataset": str(dataset), "split": ev.split, "base model": config.model.name_or_path,
+            "tuned": next((f"{k}: {s}" for n, k, s in _systems(config) if n == "tuned"), "none"),
+            "tokenizer": tokenizer, "decoding": json.dumps(asdict(decoding)),
+            "prompts": "the training prompts of each image's rows"}
+    summary = summarize(systems, countries, varieties, ev.bootstrap_samples, ev.seed, info=info)
+    summary["problems"] = problems
+    headline = "tuned" if "tuned" in systems else next(iter(systems))
+    entry = model_index(summary, Path(config.train.output_dir).name, Path(dataset).name, str(dataset),
+                        system=headline, split=ev.split)
+    files = write_report(summary, per_image_rows(systems, refs, countries, varieties), out,
+                         images={i.id: i.images[0] for i in scored if i.images}, gallery_size=ev.gallery_size,
+                         model_index_entry=entry)
+    return EvalRun(out, summary, files, problems)
