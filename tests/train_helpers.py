@@ -52,3 +52,41 @@ def tiny_recipe(model_dir: Path, data_dir: Path, out_dir: Path, **train: Any) ->
     base.update(train)
     return PipelineConfig.model_validate({"model": {"name_or_path": str(model_dir), **model},
                                           "train": base, "emissions": emissions})
+
+
+FAMILIES = ("smolvlm", "gemma3", "qwen2_5_vl")
+
+
+class Snapshot:
+    """Copies of the vision tower and LoRA weights at train begin and end (a real callback)."""
+
+    def __init__(self, frozen_prefixes: tuple[str, ...]):
+        from transformers import TrainerCallback
+
+        snap = self
+
+        class _Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, model=None, **kwargs):
+                snap.begin = snap.take(model)
+
+            def on_train_end(self, args, state, control, model=None, **kwargs):
+                snap.end = snap.take(model)
+
+        self.prefixes = frozen_prefixes
+        self.callback = _Callback()
+        self.begin: dict[str, Any] = {}
+        self.end: dict[str, Any] = {}
+
+    def take(self, model: Any) -> dict[str, Any]:
+        out = {}
+        for name, param in model.named_parameters():
+            short = name.removeprefix("base_model.model.")
+            if "lora_" in name or any(short.startswith(p + ".") for p in self.prefixes):
+                out[name] = param.detach().float().clone()
+        return out
+
+    def changed(self, keyword: str) -> list[str]:
+        return [n for n in self.begin if keyword in n and not bool((self.begin[n] == self.end[n]).all())]
+
+    def names(self, keyword: str) -> list[str]:
+        return [n for n in self.begin if keyword in n]

@@ -51,6 +51,7 @@ class TrainResult:
     trainer_class: str
     fast_path_reasons: list[str] = field(default_factory=list)
     merged_dir: str | None = None
+    world_size: int = 1
 
 
 def effective_weights(config: PipelineConfig) -> tuple[float, float, str]:
@@ -139,13 +140,11 @@ def _checkpoint_to_resume(output_dir: Path, resume: bool) -> str | None:
     return last
 
 
-def _device_map(quantized: bool, use_cpu: bool) -> Any:
+def _device_map(quantized: bool, args: Any) -> Any:
     """4-bit weights must be placed at load time: each process on its own GPU."""
-    if not quantized or use_cpu:
+    if not quantized or args.use_cpu:
         return None
-    from accelerate import PartialState
-
-    return {"": PartialState().local_process_index}
+    return {"": args.local_process_index}
 
 
 def _hardware(use_cpu: bool) -> dict[str, Any]:
@@ -178,14 +177,12 @@ def _prepare_data(config: PipelineConfig) -> tuple[Any, Any, str]:
 def run_preflight(config: PipelineConfig, preset: FamilyPreset | None, processor: Any,
                   train_ds: Any, raw_ds: Any, args: Any, use_cpu: bool) -> tuple[list[preflight.Finding], int]:
     """All checks that need no model; returns the findings and the longest sequence."""
-    from accelerate import PartialState
-
     tc = config.train
     algo = tc.algorithm
     findings = preflight.check_schema(train_ds, algo)
     findings += preflight.check_dtype(config.model, preset, use_cpu)
     if algo == "kto":
-        findings += preflight.check_kto_batching(args, len(train_ds), PartialState().num_processes)
+        findings += preflight.check_kto_batching(args, len(train_ds), args.world_size)
         findings += preflight.check_weight_balance(list(raw_ds["label"]), args.desirable_weight,
                                                    args.undesirable_weight)
     if any(f.level == "error" for f in findings):
@@ -221,7 +218,7 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
     findings, seq_len = run_preflight(config, preset, processor, train_ds, raw_ds, args, use_cpu)
 
     model, preset = load_model(config.model, preset, dtype,
-                               _device_map(config.model.quantization == "4bit", use_cpu))
+                               _device_map(config.model.quantization == "4bit", args))
     image_settings = apply_image_settings(processor, config.model, preset)
     peft_config = lora_config(tc.lora, preset)
     guard = NonFiniteGuard()
@@ -250,7 +247,8 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
                          train_loss=output.metrics.get("train_loss"), wall_time_s=round(wall, 2),
                          samples_per_second=output.metrics.get("train_samples_per_second"),
                          trainer_class=type(trainer).__name__,
-                         fast_path_reasons=trainer.vlcultura_fast_path_reasons)
+                         fast_path_reasons=trainer.vlcultura_fast_path_reasons,
+                         world_size=args.world_size)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         trainer.save_state()
@@ -298,3 +296,37 @@ def _write_outputs(config: PipelineConfig, out: Path, preset: FamilyPreset, dtyp
         "hardware": _hardware(use_cpu), "result": asdict(result), "recipe": recipe,
     }
     (out / FACTS_FILE).write_text(json.dumps(facts, indent=2, default=str), encoding="utf-8")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """`train.max_steps=10` -> {"train.max_steps": 10} (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TrainSetupError(f"--set {item!r}: expected KEY=VALUE, e.g. train.max_steps=10")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def train_recipe(path: str, resume: bool = False, overrides: dict[str, Any] | None = None) -> TrainResult:
+    """Load a recipe and train: what the CLI and scripts/train.py both call."""
+    from vlcultura.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return train(load_config(path, overrides), resume=resume, recipe=path)
+
+
+def _train_errors() -> tuple[type[Exception], ...]:
+    from pydantic import ValidationError
+
+    from vlcultura.train.data import DatasetLoadError
+    from vlcultura.train.models import ModelLoadError
+
+    return (TrainSetupError, ModelLoadError, DatasetLoadError, preflight.PreflightError,
+            NonFiniteLossError, ValidationError, FileNotFoundError)
+
+
+TRAIN_ERRORS = _train_errors()
