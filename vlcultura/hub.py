@@ -18,11 +18,10 @@ from typing import Literal
 import typer
 
 from vlcultura.config import PipelineConfig, dump_config, load_config
-from vlcultura.run_layout import RunLayout
+from vlcultura.run_layout import RECIPE_IN_REPO, RunLayout
 
 RepoType = Literal["dataset", "model"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone: scripts/ and configs/ live here
-RECIPE_NAME = "recipe.yaml"  # the recipe as written, in every repo's configs/
 
 class PublishError(ValueError):
     """A repo that must not be pushed as it is (the message lists every problem)."""
@@ -74,11 +73,11 @@ def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
     configs = folder / "configs"
     configs.mkdir(parents=True, exist_ok=True)
     if layout.recipe_path.is_file():
-        shutil.copyfile(layout.recipe_path, configs / RECIPE_NAME)
+        shutil.copyfile(layout.recipe_path, folder / RECIPE_IN_REPO)
     dump_config(config, configs / "resolved.yaml")
     if plan.repo_type == "model" and (PROJECT_ROOT / "configs" / "accelerate").is_dir():
         _copy_tree(PROJECT_ROOT / "configs" / "accelerate", configs / "accelerate")
-    write_notebook(plan.kind, config, f"configs/{RECIPE_NAME}", folder / "notebooks")
+    write_notebook(plan.kind, config, RECIPE_IN_REPO, folder / "notebooks")
 
 
 def card_problems(text: str, repo_type: RepoType) -> list[str]:

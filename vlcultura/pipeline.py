@@ -23,7 +23,7 @@ from typing import Any
 import typer
 
 from vlcultura.config import PipelineConfig, dump_config, load_config, secrets_from_env
-from vlcultura.run_layout import RunLayout
+from vlcultura.run_layout import RECIPE_IN_REPO, RunLayout
 
 TINY_PREFIX = "tiny:"
 
@@ -143,8 +143,8 @@ def auto_accept(candidates: Path, out: Path) -> dict[str, Any]:
     for name, values in columns.items():
         rows = rows.add_column(name, values)
     rows.save_to_disk(str(out / "reviewed"))
-    card = {"status": f"auto-accepted by {AUTO_REVIEWER}; no person reviewed these rows", "rows": n}
-    return {"outputs": {"reviewed": str(out / "reviewed")}, "rows": n, "note": "auto-accepted", "card": card}
+    # card: None -> the Dataset Card says no human review was recorded and the rows are unreviewed
+    return {"outputs": {"reviewed": str(out / "reviewed")}, "rows": n, "note": "auto-accepted", "card": None}
 
 
 class ReviewPending(RuntimeError):
@@ -242,6 +242,9 @@ def _train(ctx: RunContext) -> dict[str, Any]:
 
     out = ctx.out("train")
     result = train(stage_config(ctx), resume=get_last_checkpoint(str(out)) is not None)
+    from vlcultura.cards.model_card import write_model_card
+
+    write_model_card(out, recipe=RECIPE_IN_REPO)
     outputs = {"adapter": str(out), "model_card": str(out / "README.md")}
     if (out / "emissions.csv").is_file():
         outputs["emissions"] = str(out / "emissions.csv")
@@ -252,9 +255,35 @@ def _train(ctx: RunContext) -> dict[str, Any]:
             "note": f"{result.global_step} steps, {loss}{result.trainer_class}"}
 
 
+def _evaluate(ctx: RunContext) -> dict[str, Any]:
+    from vlcultura.cards.model_card import write_model_card
+    from vlcultura.eval.evaluate import evaluate
+
+    config = stage_config(ctx)
+    ev = config.eval.model_copy(update={"dataset": config.train.dataset, "output_dir": str(ctx.out("evaluate")),
+                                        "tuned": str(ctx.layout.output("train", "adapter"))})
+    run = evaluate(config.model_copy(update={"eval": ev}))
+    for problem in run.problems:
+        ctx.notice(f"evaluate: {problem}")
+    if "model_index" in run.files:  # the Model Card gains the results
+        write_model_card(ctx.layout.output("train", "adapter"), eval_results=run.files["model_index"],
+                         recipe=RECIPE_IN_REPO)
+    return {"outputs": {"report": str(run.files["markdown"]), "scores": str(run.files["scores"])},
+            "note": _headline(run.summary)}
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    """'chrF++ base 12.3 -> tuned 14.1' when both systems were scored."""
+    systems = summary.get("systems", {})
+    if {"base", "tuned"} <= set(systems):
+        base, tuned = (systems[name]["chrF++"]["value"] for name in ("base", "tuned"))
+        return f"chrF++ base {base:.1f} -> tuned {tuned:.1f}"
+    return ", ".join(systems)
+
+
 STAGE_FUNCS: dict[str, StageFn] = {
     "ingest": _ingest, "generate": _generate, "filter": _filter, "judge": _judge, "review": _review,
-    "export": _export, "base_model": _base_model, "train": _train,
+    "export": _export, "base_model": _base_model, "train": _train, "evaluate": _evaluate,
 }
 STAGES: tuple[str, ...] = ("ingest", "generate", "filter", "judge", "review", "export", "base_model",
                            "train", "evaluate")

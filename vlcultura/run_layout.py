@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DONE_MARKER = ".done.json"
+RECIPE_IN_REPO = "configs/recipe.yaml"  # where publish puts the recipe in each repo; cards link it
 
 
 @dataclass(frozen=True)
