@@ -75,19 +75,19 @@ def _phrase_in(phrase: str, text_folded: str) -> bool:
 def variety_conflicts(text: str, variety: str | None) -> list[str]:
     """Words in `text` that betray another variety than `variety` (its `avoid` list)."""
     tag = normalize_variety(variety)
-    if tag is None:
-        return []
-    folded = fold(text)
-    return [w for w in VARIETIES[tag].avoid if _phrase_in(w, folded)]
+    return variety_markers_of(text, VARIETIES[tag].avoid) if tag else []
 
 
 def variety_markers(text: str, variety: str | None) -> list[str]:
     """Words in `text` typical of `variety` (its `markers` list): evidence of fidelity."""
     tag = normalize_variety(variety)
-    if tag is None:
-        return []
+    return variety_markers_of(text, VARIETIES[tag].markers) if tag else []
+
+
+def variety_markers_of(text: str, words: tuple[str, ...]) -> list[str]:
+    """Which of `words` occur in `text` as whole words or phrases (accent-insensitive)."""
     folded = fold(text)
-    return [w for w in VARIETIES[tag].markers if _phrase_in(w, folded)]
+    return [w for w in words if _phrase_in(w, folded)]
 
 
 def refusal(text: str) -> str | None:

@@ -22,17 +22,41 @@ from pathlib import Path
 from typing import Any
 
 from vlcultura.config import CohereConfig, JudgeConfig, secrets_from_env
-from vlcultura.cultures import COUNTRIES, fold, language_of, normalize_variety
-from vlcultura.data.filters import detect_language, variety_conflicts, variety_markers
+from vlcultura.cultures import COUNTRIES, VARIETIES, fold, language_of, normalize_variety
+from vlcultura.data.filters import detect_language, variety_conflicts, variety_markers, variety_markers_of
 from vlcultura.data.judge_rubric import CRITERIA, INTENDED_CRITERION, judge_schema, rubric_messages
 from vlcultura.data.report import StageReport
 
-_STEREOTYPE = ("exotic", "exótic", "primitiv", "misterios", "salvaje", "nativos", "indígenas felices",
-               "siempre fiester", "perezos", "exótico", "exótica", "selvagem", "preguiços")
-_REGISTER = ("pintoresc", "turista", "comidita", "simpátic", "encantador", "paraíso", "pitoresc",
-             "imperdible", "imperdível", "¡qué", "que lindo")
+_STEREOTYPE = ("exótic", "exotic", "primitiv", "misterios", "salvaje", "selvagem", "nativos",
+               "siempre fiester", "perezos", "preguiços", "país pobre", "país pobre", "ancestrales",
+               "como hace siglos", "gente sencilla", "gente simples")
+_REGISTER = ("pintoresc", "pitoresc", "turista", "viajero", "viajante", "comidita", "simpátic",
+             "encantador", "paraíso", "imperdible", "imperdível", "descubr", "magia", "experiencia única",
+             "experiência única", "inolvidable", "inesquecível", "pobrecit", "coitad", "muy simple",
+             "¡qué", "que lindo")
 _GENERIC = ("común", "comum", "normal", "cualquier", "qualquer", "algún tipo de", "algum tipo de",
-            "parece un", "parece uma", "parece um")
+            "parece un", "parece uma", "parece um", "un alimento", "um alimento", "una fiesta", "una cosa",
+            "un objeto", "sobre un fondo")
+# Colloquial Peninsular words (beyond each variety's `avoid` list; "es" applies to American
+# Spanish, "pt" to Brazilian Portuguese) and English slipped into the text: the usual shapes of
+# a wrong-variety rewrite.
+_OTHER_SIDE = {"es": ("tío", "mola", "mogollón", "guay", "chaval", "vale,", "vosotros"),
+               "pt": ("giro", "pá", "cá", "vê-se", "miúdo", "fixe", "estás a")}
+_ENGLISH = ("nice", "cool", "awesome", "the", "really", "very")
+# Markers of one variety that are ordinary words elsewhere: never evidence of a wrong variety.
+_AMBIGUOUS = frozenset({"once", "padre", "po", "pata", "causa", "luego", "api", "bo", "pana", "mate",
+                        "completo", "tinto", "factura", "vale", "legal", "trem", "chela", "vos", "nde",
+                        "arepa", "bacán", "chévere", "elote", "mandado", "masitas", "salteña"})
+
+
+def other_variety_markers(text: str, tag: str | None) -> list[str]:
+    """Distinctive markers of other varieties of the same language found in `text`."""
+    if tag is None:
+        return []
+    own = set(VARIETIES[tag].markers)
+    words = {w for t, v in VARIETIES.items() if t != tag and v.language == VARIETIES[tag].language
+             for w in v.markers if w not in own and w not in _AMBIGUOUS}
+    return variety_markers_of(text, tuple(sorted(words)))
 _DATE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\bsiglo\s+[xvi]+\b|\bséculo\s+[xvi]+\b", re.IGNORECASE)
 
 
@@ -73,6 +97,12 @@ class JudgeRun:
     spent_usd: float = 0.0
 
 
+def _words_in(text: str, words: tuple[str, ...]) -> list[str]:
+    """Which of `words` occur as whole words (punctuation in an entry must match too)."""
+    lower = text.lower()
+    return [w for w in words if re.search(rf"(?<!\w){re.escape(w)}(?!\w)", lower)]
+
+
 def _hits(text: str, words: tuple[str, ...]) -> list[str]:
     lower = text.lower()
     return [w for w in words if w in lower]
@@ -100,8 +130,11 @@ def rules_verdict(row: dict[str, Any]) -> Verdict:
     reasons["specificity"] = (f"generic wording: {', '.join(generic)}" if generic and not gold else
                               "local name present" if gold else "no local name")
 
-    conflicts = variety_conflicts(text, tag)
     expected = language_of(tag) if tag else None
+    other_side = _OTHER_SIDE["pt"] if tag == "pt-BR" else (
+        _OTHER_SIDE["es"] if expected == "es" and tag != "es-ES" else ())
+    conflicts = (variety_conflicts(text, tag) + _words_in(text, _ENGLISH + other_side)
+                 + other_variety_markers(text, tag))
     found = detect_language(text)
     wrong_language = expected in ("es", "pt") and found is not None and found != expected
     scores["variety_fidelity"] = 1 if wrong_language else (2 if conflicts else min(5, 3 + len(markers)))

@@ -24,7 +24,7 @@ def _recipe(path: Path | None) -> PipelineConfig:
 def _console() -> Any:
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=True)  # no hard line breaks inside paths and messages
 
 
 def _print_report(report: Any, what: str) -> None:
