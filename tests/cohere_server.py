@@ -28,7 +28,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -477,7 +477,7 @@ def cohere_server_factory() -> Iterator[Callable[..., LoopbackCohere]]:
 
 
 def main() -> None:
-    """Standalone server for benchmarks: prints its URL and key on one line, then serves."""
+    """Standalone server for benchmarks: prints its URL, serves, prints status counts on SIGINT."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--rpm", type=int, default=None)
@@ -488,8 +488,10 @@ def main() -> None:
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGINT: print what happened, for the benchmark's report
+        counts = Counter(str(e.status) for e in server.log)
         server.close()
+        print(json.dumps({"status_counts": dict(counts)}), flush=True)
 
 
 if __name__ == "__main__":

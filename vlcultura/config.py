@@ -93,6 +93,7 @@ class GenerateConfig(StrictModel):
     prompts_dir: str | None = None  # extra <variety>.yaml prompt files that add or override varieties
     local_model: str | None = None  # path or id for the local backend
     local_batch_size: int = 8
+    local_max_new_tokens: int = 96
     cohere: CohereConfig = Field(default_factory=CohereConfig)
 
 

@@ -106,6 +106,11 @@ async def candidates_for(item: ImageItem, gen: Generator, config: GenerateConfig
     prompt = kto_prompt(item.prompts, seed)
     got = await gen.describe(item, config.desirable_per_image)
     desirable = [got.texts[str(i)].strip() for i in range(config.desirable_per_image)]
+    if gen.on_policy:  # the model's own captions: labelled provisionally, no negatives derived
+        from vlcultura.data.generators.local import provisional_label
+
+        return [_row(item, prompt, t, got, gen, label=label, strategy=f"{gen.name}:on_policy", negative=neg)
+                for t in desirable for label, neg in [provisional_label(item.record, t)]]
     rows = [_row(item, prompt, t, got, gen, label=True, strategy=gen.name, negative=None) for t in desirable]
     types = _negative_types(config)
     rewrite = config.negative_strategy == "rewrite" or (config.negative_strategy == "auto" and gen.paid)

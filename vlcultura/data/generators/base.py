@@ -47,6 +47,7 @@ class Generator(ABC):
     name: str
     model: str | None = None
     paid: bool = False  # True: rewrites via the LLM are the default negative strategy
+    on_policy: bool = False  # True: its texts are the tuned model's own, labelled provisionally
 
     @abstractmethod
     async def describe(self, item: ImageItem, n: int) -> Generated:
