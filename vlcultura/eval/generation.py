@@ -52,7 +52,11 @@ class CaptionCache:
         self.path = Path(path)
         self.done: dict[str, str] = {}
         if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):  # cut by a kill: never glue the next row onto it
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write("\n")
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:  # a line cut by a kill: caption that image again

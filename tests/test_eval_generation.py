@@ -1,0 +1,106 @@
+"""Captioning for evaluation on tiny real VLMs: base vs adapter end to end, left-padded batches,
+resume after a kill, recorded failures."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from train_helpers import kto_rows, tiny_recipe
+from vlcultura.cards.model_card import load_eval_results
+from vlcultura.cli import app
+from vlcultura.config import dump_config, load_config
+from vlcultura.eval.eval_set import EvalImage, load_eval_images
+from vlcultura.eval.evaluate import evaluate
+from vlcultura.eval.generation import CaptionCache, Decoding, caption_images
+from vlcultura.eval.systems import load_system, system_id
+from vlcultura.testing import build_tiny_vlm
+from vlcultura.train.trainer import train
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A tiny SmolVLM, a KTO DatasetDict with cultural metadata, and a 1-step adapter."""
+    from datasets import Dataset, DatasetDict
+
+    root = tmp_path_factory.mktemp("evalgen")
+    model_dir = build_tiny_vlm("smolvlm", root / "base", seed=0)
+    rows = kto_rows(8)
+    rows["country"] = ["BO"] * 8
+    rows["labels"] = [["salteña"] if i % 4 < 2 else ["cuñapé"] for i in range(8)]
+    data = Dataset.from_dict(rows)
+    DatasetDict(train=data, test=data).save_to_disk(str(root / "kto"))
+    config = tiny_recipe(model_dir, root / "kto", root / "adapter", max_steps=1, emissions={"enabled": False})
+    train(config)
+    config = config.model_copy(update={"eval": config.eval.model_copy(update=dict(
+        output_dir=str(root / "eval"), max_new_tokens=8, batch_size=3, bootstrap_samples=50, meteor=False))})
+    recipe = root / "recipe.yaml"
+    dump_config(config, recipe)
+    return root, recipe
+
+
+def test_evaluate_base_vs_adapter_from_the_cli(setup):
+    root, recipe = setup
+    result = CliRunner().invoke(app, ["evaluate", "--config", str(recipe)])
+    assert result.exit_code == 0, result.output
+    out = root / "eval"
+    summary = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert set(summary["systems"]) == {"base", "tuned"} and summary["info"]["images"] == 4
+    assert "tuned" in summary["comparisons"] and "label coverage" in summary["systems"]["tuned"]
+    assert summary["info"]["tuned"].startswith("adapter: ")
+    assert any("IDF: fixed, from the train split" in n for n in summary["notes"]["tuned"])
+    for name in ("base", "tuned"):
+        lines = (out / "captions" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 4 and all(json.loads(line)["error"] is None for line in lines)
+    assert load_eval_results(out / "model_index.json")  # the Model Card reads it
+    assert (out / "report.html").is_file() and (out / "plots" / "win_rate_tuned.png").is_file()
+
+
+def test_resume_after_a_kill_captions_only_what_is_missing(setup, tmp_path):
+    root, recipe = setup
+    config = load_config(recipe, {"eval.output_dir": str(tmp_path / "ev"), "eval.include_base": False})
+    first = evaluate(config)
+    cache = tmp_path / "ev" / "captions" / "tuned.jsonl"
+    lines = cache.read_text(encoding="utf-8").splitlines()
+    cache.write_text("\n".join(lines[:2]) + "\n" + lines[2][:15], encoding="utf-8")  # killed mid-write
+    second = evaluate(config)
+    after = cache.read_text(encoding="utf-8").splitlines()
+    assert len(after) == 5  # 2 kept + the cut line + the 2 missing captions, nothing duplicated
+    rows = [json.loads(x) for x in first.files["per_image"].read_text().splitlines()]
+    rows2 = [json.loads(x) for x in second.files["per_image"].read_text().splitlines()]
+    assert [r["tuned"]["caption"] for r in rows] == [r["tuned"]["caption"] for r in rows2]
+    changed = evaluate(load_config(recipe, {"eval.output_dir": str(tmp_path / "ev"), "eval.include_base": False,
+                                            "eval.max_new_tokens": 4}))
+    assert len(cache.read_text(encoding="utf-8").splitlines()) == 9  # new settings: all 4 again
+    assert changed.summary["info"]["decoding"] != first.summary["info"]["decoding"]
+
+
+def test_left_padded_batches_match_one_by_one_and_failures_are_recorded(setup, tmp_path):
+    root, recipe = setup
+    config = load_config(recipe)
+    items, _ = load_eval_images(root / "kto", "test")
+    model, processor = load_system("base", config.model)
+    model_id = system_id("base", config.model)
+    decoding = Decoding(max_new_tokens=6)
+    batched, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "a.jsonl"), model_id, 4)
+    single, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "b.jsonl"), model_id, 1)
+    assert batched == single and len(batched) == 4
+
+    broken = EvalImage("broken", items[0].prompt, [], ["x"])  # a placeholder without its image
+    cache = CaptionCache(tmp_path / "c.jsonl")
+    got, problems = caption_images(model, processor, [broken, items[1]], decoding, cache, model_id, 2)
+    assert list(got) == [items[1].id] and got[items[1].id] == batched[items[1].id]
+    assert len(problems) == 1 and problems[0].startswith("image broken: captioning failed (")
+    logged = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert any(r["id"] == "broken" and r["error"] for r in logged)
+    assert "broken" not in caption_images(model, processor, [broken], decoding, CaptionCache(tmp_path / "c.jsonl"),
+                                          model_id, 1)[0]  # retried on resume, still recorded, never cached
+
+
+def test_evaluate_without_dataset_says_what_to_set(tmp_path):
+    runner = CliRunner()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("eval:\n  output_dir: " + str(tmp_path / "o") + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--config", str(recipe)])
+    assert result.exit_code == 2 and "set eval.dataset" in result.output
