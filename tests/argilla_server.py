@@ -85,12 +85,10 @@ class Reviewer:
 def reviewers(argilla_local: LocalArgilla) -> dict[str, Reviewer]:
     """alice and bob: annotators of the `argilla` workspace, each with her own API key."""
     owner = rg.Argilla(api_url=argilla_local.url, api_key=argilla_local.owner_api_key())
-    workspace = owner.workspaces("argilla")
     out = {}
     for name in REVIEWERS:
-        user = rg.User(username=name, password=f"{name}-review-pass", role="annotator", client=owner).create()
-        user.add_to_workspace(workspace)
-        key = owner.http_client.get(f"/api/v1/users/{user.id}").json()["api_key"]
+        argilla_local.add_reviewer(name)
+        key = owner.http_client.get(f"/api/v1/users/{owner.users(name).id}").json()["api_key"]
         out[name] = Reviewer(name, rg.Argilla(api_url=argilla_local.url, api_key=key))
     return out
 

@@ -19,17 +19,23 @@ from vlcultura.review.schema import record_id
 def server_records(config):
     client = connect(config)
     dataset = client.datasets(config.dataset_name, workspace=config.workspace)
-    return list(dataset.records(with_responses=True, with_suggestions=True))
+    return list(dataset.records(with_responses=False, with_suggestions=True))
 
 
 def test_push_sends_metadata_free_images_suggestions_and_metadata(review_config, tmp_path):
     rows = make_candidates(6)
     report = push(rows, review_config, tmp_path / "journal.sqlite")
     assert (report.total, report.sent, report.already_sent, report.rejected) == (6, 6, 0, [])
+    client = connect(review_config)
+    settings = client.datasets(review_config.dataset_name, workspace=review_config.workspace).settings
+    assert [q.name for q in settings.questions] == ["label", "cultural_accuracy", "corrected_description", "flags"]
+    assert [q.required for q in settings.questions] == [True, True, False, False]
+    assert {m.name for m in settings.metadata} == {"country", "variety", "negative_type", "judge_cultural_accuracy",
+                                                   "judge_respect"}
+    assert "Guía para revisores" in settings.guidelines and "Guia para revisores" in settings.guidelines
     records = {r.id: r for r in server_records(review_config)}
     assert set(records) == {record_id(c) for c in rows["id"]}
     first, second = records[record_id("cand-000")], records[record_id("cand-001")]
-    client = connect(review_config)
     raw = client.http_client.get(f"/api/v1/records/{first.to_dict()['_server_id']}").json()["fields"]["image"]
     header, payload = raw.split(",", 1)
     assert header == "data:image/jpeg;base64"
@@ -129,3 +135,37 @@ def test_pull_with_nothing_reviewed_says_so(review_config, tmp_path):
     assert report.rows_written == 0 and "nothing reviewed yet" in report.message
     assert len(datasets.load_from_disk(str(tmp_path / "out" / "reviewed"))) == 0
     assert "nothing reviewed yet" in (tmp_path / "out" / "review_report.md").read_text()
+
+
+def assert_exactly_once(config, rows):
+    ids = [r.id for r in server_records(config)]
+    assert len(ids) == len(set(ids)) and set(ids) == {record_id(c) for c in rows["id"]}
+
+
+def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review_config, tmp_path):
+    rows = make_candidates(10)
+    restarted = []
+
+    def crash_after_first_batch(sent: int) -> None:
+        if sent == 4 and not restarted:
+            argilla_local.kill_server()
+            restarted.append(threading.Thread(target=argilla_local.start))
+            restarted[0].start()
+
+    config = review_config.model_copy(update={"retry_wait_s": 120.0})
+    report = push(rows, config, tmp_path / "journal.sqlite", on_batch=crash_after_first_batch)
+    restarted[0].join()
+    assert (report.sent, report.already_sent) == (10, 0)
+    assert_exactly_once(config, rows)
+
+
+def test_server_killed_mid_push_a_rerun_sends_only_the_rest(argilla_local, review_config, tmp_path):
+    rows = make_candidates(10)
+    journal = tmp_path / "journal.sqlite"
+    with pytest.raises(ArgillaUnreachable, match=r"Argilla at http://127\.0\.0\.1:\d+ is unreachable: start it "
+                                                 r"with `vlcultura review serve` or fix ARGILLA_API_URL"):
+        push(rows, review_config, journal, on_batch=lambda sent: sent == 8 and argilla_local.kill_server())
+    argilla_local.start()
+    report = push(rows, review_config, journal)
+    assert (report.sent, report.already_sent) == (2, 8)
+    assert_exactly_once(review_config, rows)

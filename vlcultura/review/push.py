@@ -94,7 +94,9 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
                 seen.add(rid)
                 todo.append(index)
         report = PushReport(dataset_id=str(dataset.id), total=len(rows), already_sent=len(rows) - len(todo))
-        with Progress(transient=True) as progress:
+        with Progress(transient=True) as progress, warnings.catch_warnings():
+            # the server echoes reviews already given; the SDK warns about each one it parses
+            warnings.filterwarnings("ignore", message="`user_id` not provided")
             task = progress.add_task(f"push to {url}", total=len(todo))
             for start in range(0, len(todo), config.batch_size):
                 records = _build_batch(rows.select(todo[start:start + config.batch_size]), judge_cols, report)

@@ -192,6 +192,23 @@ class LocalArgilla:
         raise LocalServerError(f"Argilla did not answer at {self.url} within {self.startup_timeout_s:.0f} s: "
                                f"see {self.home / 'logs' / 'argilla.log'}")
 
+    def running(self) -> bool:
+        return all(self._alive(name) for name in ("redis", "osmem", "argilla"))
+
+    def add_reviewer(self, username: str) -> Path:
+        """An annotator of the `argilla` workspace; her UI password goes to a 0600 file, returned."""
+        import argilla as rg
+
+        owner = rg.Argilla(api_url=self.url, api_key=self.owner_api_key())
+        password_file = self.home / "reviewers" / f"{username}.password"
+        if owner.users(username) is None:
+            password_file.parent.mkdir(mode=0o700, exist_ok=True)
+            password = secrets.token_urlsafe(18)
+            user = rg.User(username=username, password=password, role="annotator", client=owner).create()
+            user.add_to_workspace(owner.workspaces(OWNER_USERNAME))
+            _write_private(password_file, password)
+        return password_file
+
     def kill_server(self) -> None:
         """SIGKILL argilla-server alone, as a crash would (redis and the index stay up)."""
         proc = self._procs.get("argilla")

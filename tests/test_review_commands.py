@@ -1,0 +1,79 @@
+"""`vlcultura review serve|push|pull` from the command line, against the server `serve` starts."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from argilla_server import ARGILLA_VENV, make_candidates
+from conftest import require
+from typer.testing import CliRunner
+
+from vlcultura.cli import app
+from vlcultura.review.server import free_port, redis_binary, venv_ready
+
+
+def wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float = 120) -> str:
+    seen, deadline = "", time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        line = proc.stdout.readline()
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"`serve` never printed {needle!r}; output so far:\n{seen}")
+
+
+def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
+    require("argilla", venv_ready(ARGILLA_VENV) and redis_binary() is not None,
+            f"no local Argilla: needs {ARGILLA_VENV} and redis-server")
+    home, port = tmp_path / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ARGILLA_API_KEY"}
+    serve = subprocess.Popen([sys.executable, "-m", "vlcultura.cli", "review", "serve", "--home", str(home),
+                              "--port", str(port), "--venv", str(ARGILLA_VENV), "--reviewer", "carol"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        banner = wait_for_line(serve, "Ctrl-C stops it")
+        key = (home / "owner.key").read_text().strip()
+        secrets = [key, (home / "owner.password").read_text().strip(),
+                   (home / "reviewers" / "carol.password").read_text().strip()]
+        assert f"Argilla is up at http://127.0.0.1:{port}" in banner and "carol" in banner
+        for private in (home / "owner.key", home / "owner.password", home / "reviewers" / "carol.password"):
+            assert private.stat().st_mode & 0o777 == 0o600
+
+        rows_path = tmp_path / "candidates"
+        make_candidates(4).save_to_disk(str(rows_path))
+        monkeypatch.setenv("ARGILLA_API_KEY", key)
+        runner, url = CliRunner(), ["--api-url", f"http://127.0.0.1:{port}", "--dataset", "cli"]
+        first = runner.invoke(app, ["review", "push", str(rows_path), *url])
+        assert first.exit_code == 0, first.output
+        assert "pushed 4 record(s) to 'cli' (0 already there, 0 left out)" in first.output
+        again = runner.invoke(app, ["review", "push", str(rows_path), *url])
+        assert "pushed 0 record(s) to 'cli' (4 already there" in again.output
+        assert (tmp_path / "review_push.sqlite").exists()
+        pulled = runner.invoke(app, ["review", "pull", str(rows_path), str(tmp_path / "out"), *url])
+        assert pulled.exit_code == 0 and "nothing reviewed yet" in pulled.output
+    finally:
+        serve.send_signal(signal.SIGINT)
+        rest, _ = serve.communicate(timeout=60)
+    assert serve.returncode == 0 and "stopping" in rest
+    assert not any(s in banner + rest + first.output for s in secrets)
+
+
+def test_push_to_a_vanished_server_says_what_to_do(tmp_path, monkeypatch):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"review:\n  api_url: http://127.0.0.1:{free_port()}\n  retry_wait_s: 0\n")
+    make_candidates(2).save_to_disk(str(tmp_path / "rows"))
+    monkeypatch.setenv("ARGILLA_API_KEY", "some-key")
+    result = CliRunner().invoke(app, ["review", "push", str(tmp_path / "rows"), "--config", str(recipe)])
+    assert result.exit_code == 1
+    assert "is unreachable: start it with `vlcultura review serve` or fix ARGILLA_API_URL" in result.output
+    assert "some-key" not in result.output and "Traceback" not in result.output
+
+
+def test_pull_without_a_key_says_where_it_comes_from(tmp_path):
+    make_candidates(2).save_to_disk(str(tmp_path / "rows"))
+    result = CliRunner().invoke(app, ["review", "pull", str(tmp_path / "rows"), str(tmp_path / "out")])
+    assert result.exit_code == 1 and "ARGILLA_API_KEY is not set" in result.output
