@@ -81,6 +81,10 @@ def test_size_limits() -> None:
     big = encode(photo(20, (400, 300)), "JPEG")
     capped = normalise(big, IngestConfig(max_side=100))
     assert (capped.width, capped.height) == (100, 75) and "resized" in capped.notes
+    # a large JPEG is decoded at reduced scale (libjpeg draft), yet looks like a full-size resize
+    reference = photo(20, (400, 300)).resize((100, 75), Image.Resampling.LANCZOS)
+    got = Image.open(io.BytesIO(capped.data)).convert("RGB")
+    assert np.abs(np.asarray(got, dtype=float) - np.asarray(reference, dtype=float)).mean() < 6
     with pytest.raises(ImageRejected) as caught:
         normalise(big, IngestConfig(max_encoded_bytes=500))
     assert caught.value.reason == "oversize_encoded" and "max_encoded_bytes=500" in caught.value.detail
