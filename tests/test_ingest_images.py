@@ -100,3 +100,11 @@ def test_animation_policy_first_frame() -> None:
 def test_output_is_deterministic() -> None:
     raw = FILES["cmyk.jpg"][0]
     assert normalise(raw, IngestConfig()).sha256 == normalise(raw, IngestConfig()).sha256
+
+
+def test_phone_mpo_is_a_still_not_an_animation() -> None:
+    mpo = encode(photo(12), "MPO", save_all=True, append_images=[photo(13)])  # photo + depth map
+    image = normalise(mpo, IngestConfig())
+    assert image.source_format == "MPO" and extension_mismatch("IMG_0001.JPG", "MPO") is None
+    first = np.asarray(photo(12), dtype=float)
+    assert np.abs(np.asarray(Image.open(io.BytesIO(image.data)), dtype=float) - first).mean() < 8
