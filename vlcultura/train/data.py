@@ -88,9 +88,8 @@ def to_dpo_pairs(dataset: Any) -> Any:
     if not pairs:
         raise DatasetLoadError("DPO needs, for some image and prompt, both a desirable and an "
                                "undesirable completion; this dataset has none. Use algorithm: kto.")
-    image_col = "images" if "images" in dataset.column_names else "image"
     chosen = dataset.select([p for p, _ in pairs])
     rejected = dataset.select([n for _, n in pairs])
+    images = chosen["images"] if "images" in dataset.column_names else [[im] for im in chosen["image"]]
     return Dataset.from_dict({"prompt": chosen["prompt"], "chosen": chosen["completion"],
-                              "rejected": rejected["completion"], "images": chosen[image_col]},
-                             features=None)
+                              "rejected": rejected["completion"], "images": images})
