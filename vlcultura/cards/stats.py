@@ -13,7 +13,7 @@ from typing import Any
 
 from vlcultura.cultures import COUNTRIES, VARIETIES
 
-_META = ("country", "variety", "topic", "negative_type", "license", "source", "strategy")
+_META = ("country", "variety", "topic", "negative_type", "license", "source", "strategy", "backend", "model")
 
 
 def completion_text(completion: Any) -> str:
@@ -34,8 +34,8 @@ def _rows(splits: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _count(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
-    return dict(Counter(str(r.get(key) or "none") for r in rows).most_common())
+def _count(rows: list[dict[str, Any]], key: str, missing: str = "none") -> dict[str, int]:
+    return dict(Counter(str(r.get(key) or missing) for r in rows).most_common())
 
 
 def _by_label(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
@@ -87,7 +87,7 @@ def bias_section(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def card_stats(splits: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the card template shows about the data."""
     rows = _rows(splits)
-    licenses = _count(rows, "license")
+    licenses = _count(rows, "license", "not recorded")
     share_alike = {k: v for k, v in licenses.items() if "SA" in k.upper().replace("-", " ").split()}
     return {
         "n_rows": len(rows),
@@ -99,8 +99,9 @@ def card_stats(splits: Mapping[str, Any]) -> dict[str, Any]:
         "by_country": _by_label(rows, "country"),
         "by_variety": _by_label(rows, "variety"),
         "by_topic": _by_label(rows, "topic"),
-        "by_negative_type": _count([r for r in rows if not r["label"]], "negative_type"),
-        "by_source": _count(rows, "source"),
+        "by_negative_type": _count([r for r in rows if not r["label"]], "negative_type", "untyped"),
+        "by_generator": _count([r for r in rows if r.get("image_id")], "model", "no model (offline backend)"),
+        "by_backend": _count([r for r in rows if r.get("image_id")], "backend"),
         "licenses": licenses,
         "share_alike": share_alike,
         "judge": {c: {side: ({"n": len(v), "mean": round(statistics.mean(v), 2),
