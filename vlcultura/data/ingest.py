@@ -69,9 +69,6 @@ class IngestResult:
     def dataset_path(self) -> Path:
         return self.out_dir / DATASET_DIR
 
-    def load(self) -> Any:
-        return load_images(self.out_dir)
-
 
 def ingest(source: str | os.PathLike[str], out_dir: str | os.PathLike[str],
            config: IngestConfig | None = None) -> IngestResult:
@@ -79,8 +76,9 @@ def ingest(source: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     config = config or IngestConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    source = str(source)
-    if source == SAMPLES_SOURCE:
+    given = str(source)
+    source = given
+    if given == SAMPLES_SOURCE:
         from vlcultura.data.samples import make_sample_images
 
         source = str(make_sample_images(out / "samples"))
@@ -96,7 +94,7 @@ def ingest(source: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         for rejection in result.rejections:
             handle.write(rejection.model_dump_json() + "\n")
     (out / REPORT_FILE).write_text(render_report(result, config), encoding="utf-8")
-    dump_config(config.model_copy(update={"source": source}), out / CONFIG_FILE)
+    dump_config(config.model_copy(update={"source": given}), out / CONFIG_FILE)
     return result
 
 
