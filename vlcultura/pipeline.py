@@ -163,7 +163,7 @@ def human_review(candidates: Path, out: Path, config: Any) -> dict[str, Any]:
     expected = pushed.total - len(pushed.rejected)
     if report.reviewed_records < expected:
         raise ReviewPending(f"{report.reviewed_records} of {expected} records reviewed in Argilla dataset "
-                            f"{config.dataset_name!r} at {config.api_url}: review (Submit) the rest, then run "
+                            f"{config.dataset_name!r} at {report.api_url}: review (Submit) the rest, then run "
                             "again; finished stages are skipped")
     card = {k: v for k, v in asdict(report).items() if k not in ("api_url", "message")}
     return {"outputs": {"reviewed": str(out / "reviewed")}, "rows": report.rows_written,
@@ -171,11 +171,13 @@ def human_review(candidates: Path, out: Path, config: Any) -> dict[str, Any]:
 
 
 def _review(ctx: RunContext) -> dict[str, Any]:
+    import os
+
     candidates = ctx.layout.output("judge", "candidates")
-    if ctx.config.review.api_url:
+    if ctx.config.review.api_url or os.environ.get("ARGILLA_API_URL"):
         return human_review(candidates, ctx.out("review"), ctx.config.review)
-    ctx.notice("no Argilla server configured (review.api_url): review auto-accepted, and the Dataset "
-               "Card says no person reviewed the rows")
+    ctx.notice("no Argilla server configured (review.api_url or ARGILLA_API_URL): review auto-accepted; "
+               "the rows say review_by=pipeline and the Dataset Card says no human review was recorded")
     return auto_accept(candidates, ctx.out("review"))
 
 
