@@ -151,3 +151,29 @@ def test_push_uploads_exactly_the_assembled_folder(tmp_path, monkeypatch):
     assert {"README.md", "kto_weights.json", "data/train-00000-of-00001.parquet",
             "data/test-00000-of-00001.parquet"} <= set(local)
     assert not any(b"hf_test_token_do_not_leak" in data for data in local.values())
+
+
+def test_strip_exif_removes_exif_and_xmp_and_keeps_pixels():
+    from vlcultura.data.kto import strip_exif
+
+    img = Image.new("RGB", (16, 16), (90, 40, 10))
+    exif = Image.Exif()
+    exif[0x8825] = {2: (19.0, 25.0, 0.0)}
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes(), xmp=b"<x:xmpmeta>gps</x:xmpmeta>")
+    clean = strip_exif({"bytes": buf.getvalue(), "path": None})["bytes"]
+    with Image.open(io.BytesIO(clean)) as out:
+        assert not len(out.getexif()) and "xmp" not in out.info and out.format == "JPEG"
+        assert max(abs(a - b) for a, b in zip(out.getpixel((8, 8)), (90, 40, 10))) <= 3
+    already_clean = io.BytesIO()
+    img.save(already_clean, "PNG")
+    assert strip_exif({"bytes": already_clean.getvalue()})["bytes"] == already_clean.getvalue()
+
+
+def test_cli_push_refuses_a_prompts_dataset_under_100(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    candidates_dataset(copies=1).save_to_disk(str(tmp_path / "cands"))
+    result = CliRunner().invoke(app, ["export", "-i", str(tmp_path / "cands"), "-o", str(tmp_path / "e"), "--push"])
+    assert result.exit_code == 1
+    assert "not pushed" in result.output and "at least 100 prompts; it has 4" in result.output
+    assert "hf_test_token" not in result.output

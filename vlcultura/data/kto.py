@@ -47,8 +47,14 @@ def assistant_turn(text: str) -> list[dict[str, Any]]:
     return [{"role": "assistant", "content": [{"type": "text", "text": text}]}]
 
 
+_METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp")
+
+
 def strip_exif(image: dict[str, Any]) -> dict[str, Any]:
-    """Re-encode image bytes that still carry EXIF (GPS included); others pass untouched."""
+    """Re-encode image bytes that still carry EXIF/XMP (GPS included); clean ones pass untouched.
+
+    Ingest already strips metadata; this is the last guard before anything is written for the Hub.
+    """
     from PIL import Image
 
     data = image.get("bytes")
@@ -57,13 +63,13 @@ def strip_exif(image: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("an image with neither bytes nor path cannot be exported")
         data = Path(image["path"]).read_bytes()
     with Image.open(io.BytesIO(data)) as img:
-        if not img.getexif() and "exif" not in img.info:
+        if not len(img.getexif()) and not any(k in img.info for k in _METADATA_KEYS):
             return {"bytes": data, "path": None}
         fmt = img.format or "PNG"
-        clean = Image.new(img.mode, img.size)
-        clean.putdata(list(img.getdata()))
+        clean = img.copy()
+        clean.info = {}  # Pillow writes EXIF/XMP only from save() arguments or this dict
         buf = io.BytesIO()
-        clean.save(buf, format=fmt)
+        clean.save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return {"bytes": buf.getvalue(), "path": None}
 
 

@@ -142,7 +142,10 @@ def export_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None =
                   f"KTO weights desirable={w['desirable_weight']} undesirable={w['undesirable_weight']}")
     console.print(f"wrote {out} (hub folders: {result.kto_repo_dir}, {result.prompts_repo_dir})")
     if push:
-        check_dataset_name(result.prompts_repo_id, "prompts", n_prompts=result.n_prompts).raise_for_errors()
+        check = check_dataset_name(result.prompts_repo_id, "prompts", n_prompts=result.n_prompts)
+        if not check.ok:
+            console.print(f"[red]not pushed[/]: {'; '.join(check.errors)}")
+            raise typer.Exit(1)
         for folder, repo_id in ((result.kto_repo_dir, result.repo_id), (result.prompts_repo_dir, result.prompts_repo_id)):
             console.print(f"pushed {repo_id}: {push_dataset_repo(folder, repo_id, private=private)}")
 
