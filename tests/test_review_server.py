@@ -11,7 +11,7 @@ from argilla_server import argilla_local, make_candidates, review_config, review
 from PIL import Image
 
 from vlcultura.review.client import ArgillaUnreachable, connect
-from vlcultura.review.pull import pull
+from vlcultura.review.pull import pull, review_progress
 from vlcultura.review.push import push
 from vlcultura.review.schema import record_id
 
@@ -93,6 +93,7 @@ def test_two_reviewers_conflict_correction_and_repush(review_config, reviewers, 
     assert sorted(r.id for r in records) == sorted(record_id(c) for c in rows["id"])
     assert push(rows, review_config, tmp_path / "journal.sqlite").sent == 0
 
+    assert review_progress(review_config) == {"total": 8, "completed": 5, "pending": 3}
     report = pull(rows, tmp_path / "majority", review_config)
     out = datasets.load_from_disk(str(tmp_path / "majority" / "reviewed"))
     by_id = {r["id"]: r for r in out}

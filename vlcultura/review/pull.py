@@ -56,11 +56,26 @@ def fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote
         return _fetch_votes(client, config)
 
 
-def _fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote]]:
-    dataset = client.datasets(config.dataset_name, workspace=config.workspace)
+def _review_dataset(client: rg.Argilla, config: ReviewConfig) -> rg.Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK warns on "not found"
+        dataset = client.datasets(config.dataset_name, workspace=config.workspace)
     if dataset is None:
         raise ValueError(f"no dataset {config.dataset_name!r} in workspace {config.workspace!r} at "
                          f"{api_url(config)}: run `vlcultura review push` first")
+    return dataset
+
+
+def review_progress(config: ReviewConfig) -> dict[str, int]:
+    """{"total", "completed", "pending"}: records with `min_submitted` submitted reviews, and the rest."""
+    client = connect(config)
+    with reachable(api_url(config)):
+        progress = _review_dataset(client, config).progress()
+    return {k: int(progress.get(k, 0)) for k in ("total", "completed", "pending")}
+
+
+def _fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote]]:
+    dataset = _review_dataset(client, config)
     usernames = {u.id: u.username for u in client.users}
     query = rg.Query(filter=rg.Filter([("response.status", "==", "submitted")]))
     votes: dict[str, list[Vote]] = {}

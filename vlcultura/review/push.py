@@ -66,7 +66,7 @@ def get_or_create_dataset(client: rg.Argilla, config: ReviewConfig, judge_cols: 
         dataset = client.datasets(config.dataset_name, workspace=workspace)
     if dataset is not None:
         return dataset
-    settings = dataset_settings(judge_cols, config.guidelines_languages)
+    settings = dataset_settings(judge_cols, config.guidelines_languages, config.min_submitted)
     return rg.Dataset(name=config.dataset_name, workspace=workspace, settings=settings, client=client).create()
 
 

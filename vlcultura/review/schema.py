@@ -46,10 +46,16 @@ def judge_columns(column_names: Iterable[str]) -> list[str]:
     return sorted(c for c in column_names if c.startswith(JUDGE_PREFIX))
 
 
-def dataset_settings(judge_cols: Iterable[str], languages: Iterable[str] = GUIDELINE_LANGUAGES) -> rg.Settings:
-    """Fields, questions (es / pt titles) and metadata of the review dataset."""
+def dataset_settings(judge_cols: Iterable[str], languages: Iterable[str] = GUIDELINE_LANGUAGES,
+                     min_submitted: int = 1) -> rg.Settings:
+    """Fields, questions (es / pt titles) and metadata of the review dataset.
+
+    `min_submitted` is also Argilla's task distribution: a record leaves the reviewers' pending
+    queues once that many have submitted, so 2 or more is what gives the agreement report data.
+    """
     return rg.Settings(
         guidelines=guidelines(languages),
+        distribution=rg.TaskDistribution(min_submitted=min_submitted),
         fields=[rg.ImageField(name="image", title="Imagen / Imagem"),
                 rg.TextField(name="description", title="Descripción / Descrição", use_markdown=False)],
         questions=[

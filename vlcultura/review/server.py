@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,7 +202,10 @@ class LocalArgilla:
 
         owner = rg.Argilla(api_url=self.url, api_key=self.owner_api_key())
         password_file = self.home / "reviewers" / f"{username}.password"
-        if owner.users(username) is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the SDK warns when the user does not exist yet
+            missing = owner.users(username) is None
+        if missing:
             password_file.parent.mkdir(mode=0o700, exist_ok=True)
             password = secrets.token_urlsafe(18)
             user = rg.User(username=username, password=password, role="annotator", client=owner).create()
