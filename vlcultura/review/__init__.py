@@ -1,19 +1,6 @@
-"""Human review in Argilla: push candidates, pull submitted reviews, run a local server.
+"""Human review in Argilla (docs/review.md). Kept import-free so `vlcultura --help` stays fast.
 
-Public face (imported lazily, so `vlcultura --help` does not load the Argilla SDK):
-`push`, `pull`, `review_progress`, `LocalArgilla`, `ArgillaUnreachable`. See docs/review.md.
+- `vlcultura.review.push.push`: candidates -> Argilla records, resumable, never duplicated
+- `vlcultura.review.pull.pull` / `review_progress`: submitted reviews -> reviewed dataset + report
+- `vlcultura.review.server.LocalArgilla`: a real Argilla server on loopback (`vlcultura review serve`)
 """
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {"push": "push", "pull": "pull", "review_progress": "pull", "LocalArgilla": "server",
-            "ArgillaUnreachable": "client"}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'vlcultura.review' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"vlcultura.review.{_EXPORTS[name]}"), name)
