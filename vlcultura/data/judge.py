@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ def choose_backend(config: JudgeConfig) -> str:
     return "cohere" if secrets_from_env().cohere_api_key else "rules"
 
 
-async def _cohere_verdicts(rows: list[dict[str, Any]], images: list[bytes], config: JudgeConfig,
+async def _cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int], bytes], config: JudgeConfig,
                            cohere_config: CohereConfig, ledger_path: Path, budget_usd: float) -> JudgeRun:
     """One paid, ledgered, schema-checked rubric call per row (cached answers are free)."""
     import cohere
@@ -241,8 +242,11 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], images: list[bytes], conf
         with Progress(transient=True) as progress:
             task = progress.add_task("judging", total=len(rows))
 
+            window = asyncio.Semaphore(2 * cohere_config.concurrency)  # images in memory at once
+
             async def tracked(i: int) -> Verdict:
-                verdict = await one(rows[i], images[i])
+                async with window:
+                    verdict = await one(rows[i], image_of(i))
                 progress.advance(task)
                 return verdict
 
@@ -304,8 +308,8 @@ def judge_dataset(dataset: Any, config: JudgeConfig, cohere_config: CohereConfig
     else:
         if ledger_path is None:
             raise ValueError("the cohere judge needs the generation ledger: pass ledger_path (judge.ledger_path)")
-        images = [_image_bytes(v) for v in dataset.cast_column("image", Image(decode=False))["image"]]
-        run = asyncio.run(_cohere_verdicts(rows, images, config, cohere_config, Path(ledger_path),
+        raw = dataset.cast_column("image", Image(decode=False))
+        run = asyncio.run(_cohere_verdicts(rows, lambda i: _image_bytes(raw[i]["image"]), config, cohere_config, Path(ledger_path),
                                            config.budget_usd if budget_usd is None else budget_usd))
     report.notes.extend(run.notes)
     keep: list[int] = []
