@@ -82,3 +82,24 @@ def test_every_shipped_recipe_loads_and_names_valid_repos(recipe):
     from huggingface_hub.utils import validate_repo_id
 
     validate_repo_id(model_repo_id(config))
+
+
+def test_configuration_reference_covers_every_recipe_key():
+    from pydantic import BaseModel
+
+    from vlcultura.config import PipelineConfig
+    from vlcultura.config_reference import render
+
+    def keys(model, prefix=""):
+        for name, field in model.model_fields.items():
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                yield from keys(sub, f"{prefix}{name}.")
+            else:
+                yield prefix + name
+
+    reference = render()
+    assert all(f"| `{key}` |" in reference for key in keys(PipelineConfig))
+    shipped = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for section in PipelineConfig.model_fields:  # regenerate with python -m vlcultura.config_reference
+        assert f"| `{section}" in shipped, f"docs/configuration.md lacks {section}"
