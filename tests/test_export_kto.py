@@ -177,3 +177,10 @@ def test_cli_push_refuses_a_prompts_dataset_under_100(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "not pushed" in result.output and "at least 100 prompts; it has 4" in result.output
     assert "hf_test_token" not in result.output
+
+
+def test_export_report_lists_groups_per_stratum(tmp_path):
+    export_dataset(candidates_dataset(copies=3), tmp_path / "out", ExportConfig(test_fraction=0.34))
+    report = json.loads((tmp_path / "out" / "export_report.json").read_text())
+    assert report["stats"]["groups_per_stratum"] == {
+        f"{c}|{v}": {"train": 2, "test": 1} for c, v in (("BO", "es-BO"), ("BR", "pt-BR"), ("MX", "es-MX"), ("PE", "es-PE"))}

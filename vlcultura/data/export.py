@@ -17,7 +17,7 @@ from vlcultura.cards.dataset_card import render_dataset_card, render_prompts_car
 from vlcultura.config import ExportConfig
 from vlcultura.data.dataset_repo import write_dataset_repo
 from vlcultura.data.kto import (WEIGHTS_FILE, balance, check_names, concat_text_rows, prompts_dataset,
-                                recommend_kto_weights, split_by_group, to_kto)
+                                recommend_kto_weights, split_by_group, split_summary, to_kto)
 from vlcultura.data.report import StageReport
 
 
@@ -93,6 +93,7 @@ def export_dataset(candidates: Any, out_dir: str | Path, config: ExportConfig, *
                           len(prompts), warnings)
     report = StageReport(stage="export", n_in=len(candidates), n_out=len(kto), notes=warnings,
                          stats={"repo_id": repo_id, "prompts_repo_id": prompts_repo_id,
-                                "n_prompts": len(prompts), "balance": result.balance, "weights": weights})
+                                "n_prompts": len(prompts), "balance": result.balance, "weights": weights,
+                                "groups_per_stratum": split_summary(splits)})
     report.write(out / "export_report.json")
     return result

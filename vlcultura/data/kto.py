@@ -157,6 +157,17 @@ def split_by_group(dataset: Any, test_fraction: float, seed: int) -> Any:
     return splits
 
 
+def split_summary(splits: Any) -> dict[str, dict[str, int]]:
+    """Images (or text-only prompts) per country|variety stratum on each side of the split."""
+    out: dict[str, dict[str, int]] = {}
+    for name, split in splits.items():
+        cols = [c for c in ("image_id", "prompt", "country", "variety") if c in split.column_names]
+        groups = {group_key(r): f"{r.get('country') or '-'}|{r.get('variety') or '-'}" for r in split.select_columns(cols)}
+        for stratum in groups.values():
+            out.setdefault(stratum, {n: 0 for n in splits})[name] += 1
+    return dict(sorted(out.items()))
+
+
 def assert_no_leakage(splits: Any) -> None:
     """Raise `LeakageError` when any image or text-only prompt is in two splits."""
     seen: dict[str, str] = {}
