@@ -90,3 +90,13 @@ def test_cli_arena(tmp_path):
     result = CliRunner().invoke(app, ["arena", "--source", str(src), "--out", str(tmp_path / "o2"),
                                       "--column-map", "nope"])
     assert result.exit_code != 0 and "SRC=DST" in result.output
+
+
+def test_json_variants_columns_and_lines(tmp_path):
+    data = rows("export")
+    columns = {k: [r[k] for r in data] for k in data[0]}
+    (tmp_path / "cols.json").write_text(json.dumps(columns, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "lines.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in data), encoding="utf-8")
+    for name in ("cols.json", "lines.json"):
+        report = convert_arena(str(tmp_path / name), tmp_path / name.replace(".", "_"))
+        assert report.stats["schema"] == "export" and report.n_out == 5
