@@ -7,6 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from cohere_server import cohere_server_factory  # noqa: F401  (fixture)
+from generate_helpers import use_server
 from train_helpers import kto_rows, tiny_recipe
 from vlcultura.cards.model_card import load_eval_results
 from vlcultura.cli import app
@@ -104,3 +106,23 @@ def test_evaluate_without_dataset_says_what_to_set(tmp_path):
     recipe.write_text("eval:\n  output_dir: " + str(tmp_path / "o") + "\n", encoding="utf-8")
     result = runner.invoke(app, ["evaluate", "--config", str(recipe)])
     assert result.exit_code == 2 and "set eval.dataset" in result.output
+
+
+def test_evaluate_with_the_judge_and_a_judge_stop(setup, tmp_path, monkeypatch, cohere_server_factory):
+    root, recipe = setup
+    server = cohere_server_factory()
+    use_server(monkeypatch, server)
+    fast = {"eval.judge": True, "eval.output_dir": str(root / "eval"), "generate.cohere.requests_per_minute": 60000,
+            "generate.cohere.backoff_s": 0.01}
+    run = evaluate(load_config(recipe, fast))
+    for name in ("base", "tuned"):
+        assert {"judge CLAIR", "judge mean"} <= set(run.summary["systems"][name])
+    assert "judge CLAIR" in run.summary["comparisons"]["tuned"]
+    rows = [json.loads(x) for x in run.files["per_image"].read_text(encoding="utf-8").splitlines()]
+    distinct = {(r["id"], r[name]["caption"]) for r in rows for name in ("base", "tuned")}
+    assert sum(e.images for e in server.log) == len(distinct)  # same caption of same image: paid once
+    assert not any(e.exif_seen for e in server.log)
+    monkeypatch.delenv("CO_API_KEY")
+    stopped = evaluate(load_config(recipe, {**fast, "eval.judge_ledger_path": str(tmp_path / "new.sqlite")}))
+    assert any("judge stopped" in p and "CO_API_KEY" in p for p in stopped.problems)
+    assert "judge CLAIR" not in stopped.summary["systems"]["tuned"]  # the rest of the report is there

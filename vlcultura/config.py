@@ -223,8 +223,10 @@ class EvalConfig(StrictModel):
     cider_idf: Literal["auto", "eval", "train"] = "auto"  # auto: train split when < 100 eval images
     bootstrap_samples: int = 1000
     gallery_size: int = 24
-    judge: bool = False
+    judge: bool = False  # Cohere judge (needs CO_API_KEY); settings from `judge` and `generate.cohere`
     judge_mode: Literal["clair", "rubric", "both"] = "both"
+    judge_budget_usd: float = 10.0  # cap on the judge ledger (all it ever recorded)
+    judge_ledger_path: str | None = None  # default: <output_dir>/judge_ledger.sqlite
     seed: int = 0
 
 

@@ -100,6 +100,29 @@ def _empty_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def _add_judge_scores(config: PipelineConfig, systems: dict[str, Any], scored: list[EvalImage],
+                      language: str | None, out: Path, problems: list[str]) -> None:
+    """Judge every system's captions; a stop (no key, budget, quota) is reported, not fatal."""
+    from vlcultura.data.ledger import StopRun
+    from vlcultura.eval.judge import JudgeItem, judge_captions, png_bytes
+
+    ev = config.eval
+    pngs = {i.id: png_bytes(i.images[0]) if i.images else None for i in scored}
+    for name, scores in systems.items():
+        items = [JudgeItem(i.id, cap, i.references, pngs[i.id], i.meta.country, i.meta.variety, i.meta.labels)
+                 for i, cap in zip(scored, scores.predictions)]
+        try:
+            result = judge_captions(items, ev.judge_mode, language, config.judge, config.generate.cohere,
+                                    ev.judge_ledger_path or out / "judge_ledger.sqlite", ev.judge_budget_usd)
+        except StopRun as err:
+            problems.append(f"{name}: judge stopped ({err}); paid answers are kept in the ledger, run again to resume")
+            continue
+        scores.metrics.update({m.name: m for m in result.metrics})
+        scores.notes.append(f"judge: {config.generate.cohere.judge_model or config.generate.cohere.model}, "
+                            f"spent {result.spent_usd:.4f} USD this run")
+        problems.extend(f"{name}: {p}" for p in result.problems)
+
+
 def evaluate(config: PipelineConfig) -> EvalRun:
     """Caption, score (lexical, chrF++, METEOR, cultural), bootstrap and write the report."""
     ev = config.eval
@@ -123,6 +146,8 @@ def evaluate(config: PipelineConfig) -> EvalRun:
     metas = [i.meta for i in scored]
     systems = {name: score_system(ids, [c[i] for i in ids], refs, tokenizer, metas, language, idf, ev.meteor)
                for name, c in captions.items()}
+    if ev.judge:
+        _add_judge_scores(config, systems, scored, language, out, problems)
     countries = [m.country for m in metas]
     varieties = [m.variety for m in metas]
     info = {"dataset": str(dataset), "split": ev.split, "base model": config.model.name_or_path,
