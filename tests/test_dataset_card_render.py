@@ -86,3 +86,24 @@ def test_validate_card_rejects_broken_cards(pipeline):
         validate_card(text.replace("## Bias", "## Sesgos"))
     with pytest.raises(CardError, match="does not parse"):
         validate_card("---\n- just\n- a list\n---\n# x\n")
+
+
+def test_real_landmark_photos_keep_their_licenses_and_share_alike(shared_data, tmp_path):
+    """Shared Wikimedia photos (CC BY-SA 4.0 and CC0) -> ingest -> generate -> export -> card."""
+    from vlcultura.config import ExportConfig, GenerateConfig, IngestConfig
+    from vlcultura.data.export import export_dataset, load_rows
+    from vlcultura.data.generate import generate
+    from vlcultura.data.ingest import ingest
+
+    ingest(str(shared_data / "images" / "landmarks" / "metadata.json"), tmp_path / "ing",
+           IngestConfig(columns={"attribution": "author"}, default_topic="arquitectura"))
+    gen = generate(tmp_path / "ing", tmp_path / "gen", GenerateConfig(backend="template"),
+                   progress=False, log=lambda m: None)
+    result = export_dataset(load_rows(gen.dataset_path), tmp_path / "e",
+                            ExportConfig(name="arquitectura_latam_images_kto", test_fraction=0.5))
+    rows = datasets.concatenate_datasets(list(datasets.load_from_disk(str(tmp_path / "e" / "kto")).values()))
+    by_author = {r["attribution"]: r["license"] for r in rows.select_columns(["attribution", "license"])}
+    assert by_author["Daniel Schwen"] == "CC BY-SA 4.0" and by_author["Guillaume Pascal"] == "CC0-1.0"
+    card = validate_card((result.kto_repo_dir / "README.md").read_text())
+    n_sa = sum(lic == "CC BY-SA 4.0" for lic in rows["license"])
+    assert n_sa and f"**Share-alike:** {n_sa} rows carry a share-alike license" in " ".join(card.text.split())
