@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pipeline_helpers import QUICKSTART, quickstart_run, vlcultura
 
-from vlcultura.pipeline import AUTO_REVIEWER, STAGES
+from vlcultura.stages import AUTO_REVIEWER, STAGES
 from vlcultura.run_layout import RunLayout
 
 pytestmark = pytest.mark.timeout(900)

@@ -5,7 +5,7 @@ import yaml
 from pipeline_helpers import QUICKSTART, vlcultura
 
 from vlcultura.data.samples import make_sample_images
-from vlcultura.pipeline import DATASET_STAGES
+from vlcultura.stages import DATASET_STAGES
 from vlcultura.run_layout import RunLayout
 
 

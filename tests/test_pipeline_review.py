@@ -5,7 +5,7 @@ import datasets
 import pytest
 from argilla_server import argilla_local, make_candidates, review_config, reviewers  # noqa: F401
 
-from vlcultura.pipeline import ReviewPending, human_review
+from vlcultura.stages import ReviewPending, human_review
 from vlcultura.review.schema import ACCURACY, CORRECTION, LABEL
 
 

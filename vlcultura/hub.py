@@ -137,7 +137,7 @@ def _stage_model_repo(layout: RunLayout, config: PipelineConfig, folder: Path) -
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
-    from vlcultura.pipeline import TINY_PREFIX
+    from vlcultura.stages import TINY_PREFIX
 
     plan = RepoPlan("model", model_repo_id(config), "model", folder)
     if config.model.name_or_path.startswith(TINY_PREFIX):

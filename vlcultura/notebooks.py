@@ -57,7 +57,7 @@ def build_notebook(kind: str, config: PipelineConfig, recipe: str):
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    from vlcultura.pipeline import DATASET_STAGES, STAGES
+    from vlcultura.stages import DATASET_STAGES, STAGES
 
     stages = STAGES if kind == "model" else DATASET_STAGES
     what = "the model (training and evaluation)" if kind == "model" else "the dataset (processing)"
