@@ -28,7 +28,7 @@ from vlcultura.eval.metrics.lexical import bleu, cider_d, rouge_l
 from vlcultura.eval.scoring import tokenize_refs
 
 METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr-D")
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco_parity"
+DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def load(folder: Path):
@@ -77,8 +77,8 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("VLCULTURA_SHARED_DATA", DEFAULT_DATA.parent))
-                        / "coco_parity" if "VLCULTURA_SHARED_DATA" in os.environ else DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, help="the coco_parity folder",
+                        default=Path(os.environ.get("VLCULTURA_SHARED_DATA", DEFAULT_SHARED)) / "coco_parity")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()

@@ -58,7 +58,7 @@ def _print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vlcultura.eval.report import _cell
+    from vlcultura.eval.report import format_cell
 
     console = Console()
     for problem in summary.get("problems", []):
@@ -69,7 +69,7 @@ def _print_summary(summary: dict) -> None:
         table.add_column(name)
     first = next(iter(summary["systems"].values()))
     for metric in first:
-        table.add_row(metric, *[_cell(s[metric]) for s in summary["systems"].values()])
+        table.add_row(metric, *[format_cell(s[metric]) for s in summary["systems"].values()])
     console.print(table)
     for name, notes in summary["notes"].items():
         for note in notes:

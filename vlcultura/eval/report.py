@@ -29,7 +29,7 @@ def _num(value: Any) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def _cell(entry: Mapping[str, Any] | None) -> str:
+def format_cell(entry: Mapping[str, Any] | None) -> str:
     if not entry:
         return ""
     if entry.get("ci_low") is None:
@@ -111,7 +111,7 @@ def write_report(summary: dict, per_image: list[dict], out_dir: str | Path,
                    breakdown_metrics=[m for m in BREAKDOWN_METRICS if m in summary["systems"][systems[0]]],
                    plots=[(t, p.relative_to(out).as_posix()) for t, p in figures],
                    gallery=_gallery(per_image, systems, images, out, gallery_size),
-                   gallery_metric=GALLERY_METRIC, num=_num, cell=_cell)
+                   gallery_metric=GALLERY_METRIC, num=_num, cell=format_cell)
     written["markdown"] = out / "report.md"
     markdown_env = Environment(autoescape=False)
     markdown_env.filters["md"] = _md

@@ -90,7 +90,7 @@ def score_caption(caption: str, labels: Sequence[str] = (), country: str | None 
                   variety: str | None = None, language: str | None = None) -> CulturalScore:
     """All cultural signals for one caption of one image."""
     tag = normalize_variety(variety)
-    language = language or (language_of(tag) if tag else "es")
+    language = (language_of(tag) if tag else None) or language or "es"  # the image's own variety first
     keys = match_keys(caption, language)
     labels_found = find_terms(keys, labels, language)
     lexicon = find_terms(keys, COUNTRY_LEXICONS.get((country or "").upper(), ()), language)
