@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from argilla_server import ARGILLA_VENV, make_candidates
+from argilla_server import ARGILLA_VENV, argilla_local, make_candidates  # noqa: F401
 from conftest import require
 from typer.testing import CliRunner
 
@@ -77,3 +77,11 @@ def test_pull_without_a_key_says_where_it_comes_from(tmp_path):
     make_candidates(2).save_to_disk(str(tmp_path / "rows"))
     result = CliRunner().invoke(app, ["review", "pull", str(tmp_path / "rows"), str(tmp_path / "out")])
     assert result.exit_code == 1 and "ARGILLA_API_KEY is not set" in result.output
+
+
+def test_a_refused_key_is_named_without_being_shown(argilla_local, tmp_path, monkeypatch):
+    make_candidates(2).save_to_disk(str(tmp_path / "rows"))
+    monkeypatch.setenv("ARGILLA_API_KEY", "argilla.apikey.not-this-one")
+    result = CliRunner().invoke(app, ["review", "push", str(tmp_path / "rows"), "--api-url", argilla_local.url])
+    assert result.exit_code == 1 and f"{argilla_local.url} refused ARGILLA_API_KEY" in result.output
+    assert "not-this-one" not in result.output

@@ -123,6 +123,7 @@ def test_two_reviewers_conflict_correction_and_repush(review_config, reviewers, 
     report = pull(rows, tmp_path / "strict", strict)
     out = datasets.load_from_disk(str(tmp_path / "strict" / "reviewed"))
     assert "cand-002" not in out["id"] and len(out) == 5 and report.unresolved_excluded == 1
+    assert pull(rows.select(range(6)), tmp_path / "part", review_config).unknown_records == 1  # cand-006
     two = review_config.model_copy(update={"min_submitted": 2})
     assert pull(rows, tmp_path / "two", two).too_few_reviews == 1  # cand-006 had one review
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import threading
+import time
 from typing import Any, Callable
 
 from argilla_server.cli.database.migrate import migrate_db
@@ -69,12 +71,24 @@ class ScriptlessOpenSearchEngine(OpenSearchEngine):
         await self._rewrite(es_index_name_for_dataset(suggestion.record.dataset), str(suggestion.record_id), change)
 
 
+def _exit_with_parent(pid: int) -> None:
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        time.sleep(2)
+
+
 def main() -> None:
     """Prepare the database and index, then serve on loopback until killed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (no orphan server)")
     args = parser.parse_args()
+    if args.parent_pid:
+        threading.Thread(target=_exit_with_parent, args=(args.parent_pid,), daemon=True).start()
 
     migrate_db("head")
     api_key = os.environ.pop("VLCULTURA_ARGILLA_OWNER_API_KEY", "")

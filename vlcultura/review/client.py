@@ -12,6 +12,7 @@ from typing import Iterator
 
 import argilla as rg
 import httpx
+from argilla._exceptions import ArgillaCredentialsError
 
 from vlcultura.config import ReviewConfig, secrets_from_env
 
@@ -27,8 +28,8 @@ class ArgillaUnreachable(ConnectionError):
         self.url = url
 
 
-class ArgillaKeyMissing(RuntimeError):
-    """No ARGILLA_API_KEY in the environment."""
+class ArgillaKeyError(RuntimeError):
+    """ARGILLA_API_KEY is missing, or the server refused it."""
 
 
 def api_url(config: ReviewConfig) -> str:
@@ -49,8 +50,12 @@ def connect(config: ReviewConfig) -> rg.Argilla:
     key = secrets_from_env().argilla_api_key
     url = api_url(config)
     if not key:
-        raise ArgillaKeyMissing(f"ARGILLA_API_KEY is not set: export the key of an Argilla owner/admin of {url} "
+        raise ArgillaKeyError(f"ARGILLA_API_KEY is not set: export the key of an Argilla owner/admin of {url} "
                                 "(for `vlcultura review serve`, it is in <home>/owner.key)")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines are noise at INFO
     with reachable(url):
-        return rg.Argilla(api_url=url, api_key=key, timeout=config.timeout_s, retries=0)
+        try:
+            return rg.Argilla(api_url=url, api_key=key, timeout=config.timeout_s, retries=0)
+        except ArgillaCredentialsError:
+            raise ArgillaKeyError(f"{url} refused ARGILLA_API_KEY: export the key of an owner/admin of that "
+                                  "server") from None

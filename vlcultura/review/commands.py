@@ -35,12 +35,14 @@ def _config(recipe: Optional[Path], api_url: Optional[str], dataset: Optional[st
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Known failures: one line on stderr and exit code 1."""
-    from vlcultura.review.client import ArgillaKeyMissing, ArgillaUnreachable
+    from argilla._exceptions import ArgillaError
+
+    from vlcultura.review.client import ArgillaKeyError, ArgillaUnreachable
     from vlcultura.review.server import LocalServerError
 
     try:
         yield
-    except (ArgillaUnreachable, ArgillaKeyMissing, LocalServerError, ValueError) as exc:
+    except (ArgillaUnreachable, ArgillaKeyError, ArgillaError, LocalServerError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 

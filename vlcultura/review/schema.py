@@ -77,7 +77,10 @@ def dataset_settings(judge_cols: Iterable[str], languages: Iterable[str] = GUIDE
 
 def metadata_free_data_uri(image: dict[str, Any] | Image.Image) -> str:
     """A data URI of the image without EXIF/GPS/XMP, shrunk when over Argilla's size limit."""
-    img = image if isinstance(image, Image.Image) else Image.open(io.BytesIO(image["bytes"]))
+    if isinstance(image, Image.Image):
+        img = image
+    else:  # a datasets Image cell: bytes, or a path when the dataset stores files
+        img = Image.open(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
     fmt = "PNG" if img.format == "PNG" or img.mode in ("RGBA", "LA", "P") else "JPEG"
     img = ImageOps.exif_transpose(img)  # keep what the photo shows, lose the tag
     img = img.convert("RGBA" if fmt == "PNG" and img.mode in ("RGBA", "LA", "P") else "RGB")

@@ -148,7 +148,8 @@ class LocalArgilla:
     def _start_osmem(self) -> str:
         binary = next(self.venv.glob("lib/python3*/site-packages/osmem_server/bin/osmem-server"))
         self._osmem_port = free_port()
-        self._spawn("osmem", [str(binary), "-addr", f"127.0.0.1:{self._osmem_port}", "-no-stdin-watch", "-no-ja"])
+        self._spawn("osmem", [str(binary), "-addr", f"127.0.0.1:{self._osmem_port}", "-no-stdin-watch", "-no-ja",
+                              "-parent-pid", str(os.getpid())])
         return f"http://127.0.0.1:{self._osmem_port}"
 
     def _start_argilla(self) -> None:
@@ -160,7 +161,7 @@ class LocalArgilla:
                "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
         env.pop("ARGILLA_API_KEY", None)  # the server has no use for a client key
         self._spawn("argilla", [str(venv_python(self.venv)), str(LAUNCHER), "--host", self.host,
-                                "--port", str(self.port)], env=env)
+                                "--port", str(self.port), "--parent-pid", str(os.getpid())], env=env)
 
     def start(self) -> None:
         """Start whatever is not running and wait until the API answers."""
