@@ -144,7 +144,7 @@ def assert_exactly_once(config, rows):
     assert len(ids) == len(set(ids)) and set(ids) == {record_id(c) for c in rows["id"]}
 
 
-def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review_config, tmp_path):
+def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review_config, reviewers, tmp_path):
     rows = make_candidates(10)
     restarted = []
 
@@ -159,15 +159,19 @@ def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review
     restarted[0].join()
     assert (report.sent, report.already_sent) == (10, 0)
     assert_exactly_once(config, rows)
+    assert set(reviewers["bob"].queue(config.dataset_name)) == {record_id(c) for c in rows["id"]}
 
 
-def test_server_killed_mid_push_a_rerun_sends_only_the_rest(argilla_local, review_config, tmp_path):
+def test_server_killed_mid_push_a_rerun_sends_only_the_rest(argilla_local, review_config, reviewers, tmp_path):
     rows = make_candidates(10)
     journal = tmp_path / "journal.sqlite"
     with pytest.raises(ArgillaUnreachable, match=r"Argilla at http://127\.0\.0\.1:\d+ is unreachable: start it "
                                                  r"with `vlcultura review serve` or fix ARGILLA_API_URL"):
         push(rows, review_config, journal, on_batch=lambda sent: sent == 8 and argilla_local.kill_server())
+    argilla_local.stop()  # the whole stack this time: the in-memory index is gone, the database stays
     argilla_local.start()
+    assert len(reviewers["alice"].queue(review_config.dataset_name)) == 8  # index rebuilt from the database
     report = push(rows, review_config, journal)
     assert (report.sent, report.already_sent) == (2, 8)
     assert_exactly_once(review_config, rows)
+    assert set(reviewers["alice"].queue(review_config.dataset_name)) == {record_id(c) for c in rows["id"]}
