@@ -66,3 +66,46 @@ class JsonlLogCallback(TrainerCallback):
         record: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch, **logs}
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=float) + "\n")
+
+
+class ThroughputCallback(TrainerCallback):
+    """Steady-state samples/s (after warm-up steps) and peak GPU memory of this process.
+
+    The Trainer's own `train_samples_per_second` includes the first steps (compilation, caches,
+    data loader start), which dominate short runs; this is what benchmarks and the card report.
+    """
+
+    def __init__(self, warmup_steps: int = 5):
+        self.warmup = warmup_steps
+        self.times: list[float] = []
+        self.samples_per_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import torch
+
+        self.samples_per_step = (args.per_device_train_batch_size * args.gradient_accumulation_steps
+                                 * args.world_size)
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        import time
+
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.times.append(time.perf_counter())
+
+    def samples_per_second(self) -> float | None:
+        warm = min(self.warmup, len(self.times) // 2)
+        if len(self.times) - warm < 2:
+            return None
+        span = self.times[-1] - self.times[warm]
+        return round(self.samples_per_step * (len(self.times) - 1 - warm) / span, 3) if span > 0 else None
+
+    @staticmethod
+    def peak_memory_gib() -> float | None:
+        import torch
+
+        return round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None

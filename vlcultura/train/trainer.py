@@ -26,7 +26,8 @@ from typing import Any
 
 from vlcultura.config import PipelineConfig, dump_config
 from vlcultura.train import preflight
-from vlcultura.train.callbacks import JsonlLogCallback, NonFiniteGuard, NonFiniteLossError
+from vlcultura.train.callbacks import (JsonlLogCallback, NonFiniteGuard, NonFiniteLossError,
+                                       ThroughputCallback)
 from vlcultura.train.data import load_training_dataset, recommended_weights, to_dpo_pairs
 from vlcultura.train.models import (FamilyPreset, apply_image_settings, check_trainable, load_model,
                                     load_processor, lora_config, resolve_dtype, resolve_preset)
@@ -52,6 +53,8 @@ class TrainResult:
     fast_path_reasons: list[str] = field(default_factory=list)
     merged_dir: str | None = None
     world_size: int = 1
+    steady_samples_per_second: float | None = None  # after warm-up steps, all processes
+    peak_gpu_memory_gib: float | None = None  # main process
 
 
 def effective_weights(config: PipelineConfig) -> tuple[float, float, str]:
@@ -222,7 +225,8 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
     image_settings = apply_image_settings(processor, config.model, preset)
     peft_config = lora_config(tc.lora, preset)
     guard = NonFiniteGuard()
-    cbs = [guard, JsonlLogCallback(out)]
+    speed = ThroughputCallback()
+    cbs = [guard, JsonlLogCallback(out), speed]
     if config.emissions.enabled:
         cbs.append(EmissionsCallback(config.emissions, out))
     trainer = build_trainer(config, model, processor, train_ds, args, peft_config, cbs + list(callbacks or []))
@@ -248,7 +252,9 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
                          samples_per_second=output.metrics.get("train_samples_per_second"),
                          trainer_class=type(trainer).__name__,
                          fast_path_reasons=trainer.vlcultura_fast_path_reasons,
-                         world_size=args.world_size)
+                         world_size=args.world_size,
+                         steady_samples_per_second=speed.samples_per_second(),
+                         peak_gpu_memory_gib=speed.peak_memory_gib())
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         trainer.save_state()
