@@ -57,3 +57,10 @@ def test_register_lexicon_extends_a_country():
         assert score_caption("Garrapiñadas en la rambla", [], "UY", "es-UY").lexicon_terms == ["garrapiñada", "rambla"]
     finally:
         COUNTRY_LEXICONS["UY"].discard("garrapiñada")
+
+
+def test_each_image_is_read_in_its_own_variety_language():
+    metas = [ImageMeta(["cuñapé"], "BO", "es-BO"), ImageMeta(["pão de queijo"], "BR", "pt-BR")]
+    metrics, per = cultural_metrics(["Un cuñapé dorado", "Um pão de queijo quentinho"], metas, language="es")
+    assert [s.variety_fidelity for s in per] == [1.0, 1.0]
+    assert [s.label_coverage for s in per] == [1.0, 1.0]

@@ -12,7 +12,7 @@ from generate_helpers import use_server
 from train_helpers import kto_rows, tiny_recipe
 from vlcultura.cards.model_card import load_eval_results
 from vlcultura.cli import app
-from vlcultura.config import dump_config, load_config
+from vlcultura.config import ModelConfig, dump_config, load_config
 from vlcultura.eval.eval_set import EvalImage, load_eval_images
 from vlcultura.eval.evaluate import evaluate
 from vlcultura.eval.generation import CaptionCache, Decoding, caption_images
@@ -78,21 +78,31 @@ def test_resume_after_a_kill_captions_only_what_is_missing(setup, tmp_path):
     assert changed.summary["info"]["decoding"] != first.summary["info"]["decoding"]
 
 
-def test_left_padded_batches_match_one_by_one_and_failures_are_recorded(setup, tmp_path):
+@pytest.mark.parametrize("family", ["smolvlm", "gemma3", "qwen2_5_vl"])
+def test_left_padded_batches_match_one_by_one(setup, tmp_path, family):
+    root, _ = setup
+    model_cfg = ModelConfig(name_or_path=str(build_tiny_vlm(family, tmp_path / family, seed=0)))
+    items, _ = load_eval_images(root / "kto", "test")
+    model, processor = load_system("model", model_cfg, model_cfg.name_or_path)
+    model_id = system_id("model", model_cfg, model_cfg.name_or_path)
+    decoding = Decoding(max_new_tokens=6)
+    batched, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "a.jsonl"), model_id, 4)
+    single, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "b.jsonl"), model_id, 1)
+    assert batched == single and len(batched) == 4
+
+
+def test_a_failing_image_is_recorded_and_the_rest_captioned(setup, tmp_path):
     root, recipe = setup
     config = load_config(recipe)
     items, _ = load_eval_images(root / "kto", "test")
     model, processor = load_system("base", config.model)
     model_id = system_id("base", config.model)
     decoding = Decoding(max_new_tokens=6)
-    batched, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "a.jsonl"), model_id, 4)
-    single, _ = caption_images(model, processor, items, decoding, CaptionCache(tmp_path / "b.jsonl"), model_id, 1)
-    assert batched == single and len(batched) == 4
-
     broken = EvalImage("broken", items[0].prompt, [], ["x"])  # a placeholder without its image
     cache = CaptionCache(tmp_path / "c.jsonl")
     got, problems = caption_images(model, processor, [broken, items[1]], decoding, cache, model_id, 2)
-    assert list(got) == [items[1].id] and got[items[1].id] == batched[items[1].id]
+    alone, _ = caption_images(model, processor, [items[1]], decoding, CaptionCache(tmp_path / "d.jsonl"), model_id, 1)
+    assert list(got) == [items[1].id] and got == alone
     assert len(problems) == 1 and problems[0].startswith("image broken: captioning failed (")
     logged = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert any(r["id"] == "broken" and r["error"] for r in logged)
