@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from argilla_server import ARGILLA_VENV, argilla_local, make_candidates  # noqa: F401
 from conftest import require

@@ -6,7 +6,6 @@ print one line saying what to do and exit with code 1, never a traceback.
 """
 from __future__ import annotations
 
-import os
 import signal
 import time
 from contextlib import contextmanager
@@ -108,8 +107,8 @@ def serve(home: Optional[Path] = typer.Option(None, help="Server data (SQLite, l
         try:
             server.start()
             names = [f"{name} (password in {server.add_reviewer(name)})" for name in reviewer]
-            key_hint = ("the ARGILLA_API_KEY you set" if os.environ.get("ARGILLA_API_KEY")
-                        else f'export ARGILLA_API_KEY="$(cat {server.key_file})"')
+            key_hint = (f'export ARGILLA_API_KEY="$(cat {server.key_file})"' if server.key_file.exists()
+                        else "ARGILLA_API_KEY as set at the first start")
             typer.echo(f"Argilla is up at {server.url}\n"
                        f"  UI login: argilla / password in {server.password_file}\n"
                        f"  SDK and vlcultura: export ARGILLA_API_URL={server.url}; {key_hint}\n"

@@ -6,10 +6,11 @@ osmem-server (an in-memory OpenSearch emulator) and argilla-server 2.8 started b
 database is the only state; the launcher rebuilds the search index from it at every start, so
 the server can be killed at any point and started again on the same home.
 
-Secrets: the owner's API key is ARGILLA_API_KEY when that is set at first start, otherwise a
-random one kept in `<home>/owner.key`; the UI password is random, in `<home>/owner.password`.
-Both files are 0600 in a 0700 home (which already holds the database, where argilla-server keeps
-every API key anyway). Neither is ever printed or logged: read them with `cat`.
+Secrets: the owner's API key is ARGILLA_API_KEY when that is set at the first start (nothing is
+written then), otherwise a random one kept in `<home>/owner.key`; the UI password is random, in
+`<home>/owner.password`. Both files are 0600 in a 0700 home (which already holds the database,
+where argilla-server keeps every API key anyway). Neither is ever printed or logged: read them
+with `cat`.
 """
 from __future__ import annotations
 
@@ -109,16 +110,18 @@ class LocalArgilla:
         return self.home / "owner.password"
 
     def owner_api_key(self) -> str:
-        """The owner's key: ARGILLA_API_KEY if set, else the generated one (for this process only)."""
+        """The owner's key: the generated one when there is one, else ARGILLA_API_KEY."""
+        if self.key_file.exists():
+            return self.key_file.read_text(encoding="utf-8").strip()
         if os.environ.get("ARGILLA_API_KEY"):
             return os.environ["ARGILLA_API_KEY"]
-        if not self.key_file.exists():
-            raise LocalServerError(f"no owner key: set ARGILLA_API_KEY or start the server once at {self.home}")
-        return self.key_file.read_text(encoding="utf-8").strip()
+        raise LocalServerError(f"no owner key in {self.home}: set ARGILLA_API_KEY to the key the owner was created "
+                               "with, or start with a new --home")
 
     def _owner_env(self) -> dict[str, str]:
         """Owner credentials for the launcher; generated (and kept 0600) on the first start."""
-        if not os.environ.get("ARGILLA_API_KEY") and not self.key_file.exists():
+        first_start = not (self.home / "argilla.db").exists()
+        if first_start and not self.key_file.exists() and not os.environ.get("ARGILLA_API_KEY"):
             _write_private(self.key_file, "argilla.apikey." + secrets.token_urlsafe(32))
         if not self.password_file.exists():
             _write_private(self.password_file, secrets.token_urlsafe(18))
