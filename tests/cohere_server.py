@@ -60,7 +60,7 @@ class Faults:
     monthly_limit: int | None = None  # 429 monthly once this many requests were billed
     script: deque[str] = field(default_factory=deque)  # next requests' faults, in order
     rules: dict[str, deque[str]] = field(default_factory=dict)  # per Idempotency-Key faults
-    hold_after_billed: int | None = None  # requests after this many billed hang until `release`
+    hold_after: int | None = None  # requests after this many admitted ones hang until `release`
     retry_after_ms: int | None = 1  # sent on 429/503 (real Cohere sends none: set None to mimic)
 
 
@@ -228,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "invalid request: body is not JSON")
             return 400
         entry.model = body.get("model")
-        fault = srv.next_fault(entry.idempotency_key)
+        fault, held = srv.next_fault(entry.idempotency_key)
         entry.fault = fault
         if fault == "drop":
             self.close_connection = True
@@ -246,7 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
         if handler is None:
             self._error(404, f"no route {self.path}")
             return 404
-        srv.hold_if_needed()
+        if held:
+            srv.released.wait()
         time.sleep(srv.faults.slow_s if fault == "slow" else srv.faults.latency_s)
         status, payload = handler(body, entry, fault)
         if status != 200:
@@ -374,7 +375,8 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that vanish (killed, cancelled) are part of the tests: no tracebacks."""
 
-    def next_fault(self, key: str | None) -> str | None:
+    def next_fault(self, key: str | None) -> tuple[str | None, bool]:
+        """(this request's fault, whether it must hang until `release`), decided atomically."""
         with self.lock:
             f = self.faults
             now = time.monotonic()
@@ -382,22 +384,15 @@ class _Server(ThreadingHTTPServer):
                 while self._starts and now - self._starts[0] >= 60.0:
                     self._starts.popleft()
                 if len(self._starts) >= f.rpm_limit:
-                    return "429"
+                    return "429", False
                 self._starts.append(now)
             if f.monthly_limit is not None and self.calls >= f.monthly_limit:
-                return "429_monthly"
+                return "429_monthly", False
+            held = f.hold_after is not None and self.calls >= f.hold_after
             self.calls += 1
             if key and f.rules.get(key):
-                return f.rules[key].popleft()
-            return f.script.popleft() if f.script else None
-
-    def hold_if_needed(self) -> None:
-        limit = self.faults.hold_after_billed
-        if limit is not None:
-            with self.lock:
-                billed = sum(e.billed for e in self.log)
-            if billed >= limit:
-                self.released.wait()
+                return f.rules[key].popleft(), held
+            return (f.script.popleft() if f.script else None), held
 
 
 class LoopbackCohere:
@@ -446,7 +441,7 @@ class LoopbackCohere:
 
     def release(self) -> None:
         """Let held requests go on (each answers only if its client is still there)."""
-        self.faults.hold_after_billed = None
+        self.faults.hold_after = None
         self._server.released.set()
 
     def close(self) -> None:

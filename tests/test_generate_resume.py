@@ -18,6 +18,7 @@ from generate_helpers import ingested
 from vlcultura.records import NegativeType
 
 PAID_BEFORE_KILL = 12
+CONCURRENCY = 4
 
 
 def _done(ledger: Path) -> int:
@@ -38,12 +39,12 @@ def _wait(condition, what: str, timeout: float = 60.0) -> None:
 
 
 def test_sigkill_mid_run_then_rerun_completes_without_paying_twice(tmp_path, cohere_server_factory):
-    server = cohere_server_factory(latency_s=0.02, hold_after_billed=PAID_BEFORE_KILL)
+    server = cohere_server_factory(latency_s=0.02, hold_after=PAID_BEFORE_KILL)
     inp = ingested(tmp_path)
     n_images = datasets.load_from_disk(str(inp / "dataset")).num_rows
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"generate": {"backend": "cohere", "cohere": {
-        "base_url": server.url, "concurrency": 4, "requests_per_minute": 60000, "backoff_s": 0.01}}}))
+        "base_url": server.url, "concurrency": CONCURRENCY, "requests_per_minute": 60000, "backoff_s": 0.01}}}))
     out = tmp_path / "gen"
     env = {**os.environ, "CO_API_KEY": server.key}
     cmd = [sys.executable, "-m", "vlcultura.cli", "generate", "-i", str(inp), "-o", str(out), "-c", str(recipe),
@@ -51,10 +52,9 @@ def test_sigkill_mid_run_then_rerun_completes_without_paying_twice(tmp_path, coh
 
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        # answers for PAID_BEFORE_KILL requests are in the ledger; the next ones hang in the server
-        _wait(lambda: _done(out / "ledger.sqlite") >= PAID_BEFORE_KILL and server.in_flight() >= 1,
-              "paid answers in the ledger and requests in flight")
-        in_flight = server.in_flight()
+        # answers for PAID_BEFORE_KILL requests are in the ledger; every worker's next request hangs
+        _wait(lambda: _done(out / "ledger.sqlite") >= PAID_BEFORE_KILL and server.in_flight() == CONCURRENCY,
+              "paid answers in the ledger and every worker's request in flight")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -79,4 +79,4 @@ def test_sigkill_mid_run_then_rerun_completes_without_paying_twice(tmp_path, coh
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM requests GROUP BY status").fetchall())
         interrupted = db.execute("SELECT COUNT(*) FROM requests WHERE interrupted_usd > 0").fetchone()[0]
     assert statuses == {"done": 2 * n_images}
-    assert interrupted == in_flight  # what was in flight at the kill is counted as possibly billed
+    assert interrupted == CONCURRENCY  # what was in flight at the kill is counted as possibly billed

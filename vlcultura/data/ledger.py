@@ -18,6 +18,9 @@ unusable (its cost is recorded, the call is asked again up to `billed_attempts` 
 `MaybeBilled` when the answer was lost after sending (its reservation stays counted); any other
 exception releases the reservation and marks the key failed (a re-run tries it again).
 
+The budget caps everything recorded in one ledger file: stages that share a file (generate and
+judge do, by default) share its cap; `committed_usd()` is what they have together spent or hold.
+
 A request that was in flight when the process died is `sent` in the ledger: on the next run its
 reservation is kept as `interrupted_usd` (it may have been billed; the budget counts it) and the
 key is asked again, because its answer never arrived. Secrets and request bodies (images) are
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from vlcultura.config import PriceConfig
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -281,6 +287,9 @@ class Ledger:
                 self.release(key, f"{type(exc).__name__}: {exc}")
                 raise
             cost = self.settle(key, usage=paid.usage, model=model, response=paid.response)
+            if cost > estimate_usd:  # the cap holds only while estimates are upper bounds
+                log.warning("request %s cost %.6f USD, more than its reserved estimate %.6f USD: "
+                            "the estimate is too low for model %s", key, cost, estimate_usd, model)
             return Entry(key, "done", paid.response, cost, None, cached=False)
         raise AssertionError("unreachable")  # pragma: no cover
 

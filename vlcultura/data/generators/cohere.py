@@ -42,12 +42,13 @@ _MONTHLY_HINTS = ("month", "trial key")
 
 
 class RateLimiter:
-    """Spaces request starts evenly (no burst) at `per_minute` less a 1% headroom.
+    """Spaces actual request starts by 60/limit s (1% headroom): no burst, ever.
 
-    Servers count requests in a sliding minute as they ARRIVE; starts spaced at exactly the limit
-    arrive with jitter, and the 301st can land inside the first one's minute: a 429 that costs a
-    slot. Measured on the loopback server (benchmarks/cohere_throughput.py): exact spacing lost
-    7% of the throughput to such 429s; 1% headroom loses none.
+    Servers count requests in a sliding minute as they ARRIVE. Slots computed ahead of time turn
+    any stall of the event loop (SQLite commits, parsing, a busy CPU) into a burst of late starts,
+    and a minute that holds the burst plus the regular flow passes the limit: 429s that each
+    cost a slot. Spacing from the previous *actual* start cannot burst; the 1% headroom absorbs
+    network jitter. Measured with benchmarks/cohere_throughput.py.
     """
 
     HEADROOM = 0.01
@@ -55,13 +56,16 @@ class RateLimiter:
     def __init__(self, per_minute: float) -> None:
         self.interval = 60.0 / (per_minute * (1 - self.HEADROOM)) if per_minute > 0 else 0.0
         self._next = 0.0
+        self._lock = asyncio.Lock()  # FIFO: one waiter sleeps at a time
 
     async def wait(self) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        if not self.interval:
+            return
+        async with self._lock:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = time.monotonic() + self.interval
 
 
 def _error_text(exc: BaseException, secret: str | None) -> str:
