@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 import yaml
-from pipeline_helpers import QUICKSTART, vlcultura
+from pipeline_helpers import QUICKSTART, ROOT, vlcultura
 
 from vlcultura.data.samples import make_sample_images
 from vlcultura.stages import DATASET_STAGES
 from vlcultura.run_layout import RunLayout
 
 
-def _recipe(path, **export):
+def _recipe(path, train=None, **export):
     data = yaml.safe_load(QUICKSTART.read_text())
     data["export"].update(export)
+    data["train"].update(train or {})
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-def test_bad_export_name_fails_at_export_then_resumes_there(tmp_path):
+def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_accelerate(tmp_path):
     photos = make_sample_images(tmp_path / "my_photos", n_per_class=1, seed=3)
     n_photos = len(list(photos.glob("**/*.jpg")))
     out = tmp_path / "run"
@@ -30,12 +31,20 @@ def test_bad_export_name_fails_at_export_then_resumes_there(tmp_path):
     assert layout.done_record("ingest")["summary"]["rows"] == n_photos  # --images replaced the samples
     assert "synthetic sample images" not in failed.output
 
-    _recipe(recipe, name="mis_fotos_images_kto")
+    _recipe(recipe, train={"max_steps": 2}, name="mis_fotos_images_kto")
     resumed = vlcultura("run", str(recipe), "--output", str(out), "--images", str(photos), *stages)
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert resumed.output.count("skipped (done)") == len(DATASET_STAGES) - 1
     assert layout.done_record("export")["summary"]["repo_id"].endswith("/mis_fotos_images_kto")
     assert not layout.is_done("train")  # --stage limited the run
+
+    accelerate = ROOT / "configs" / "accelerate" / "cpu_2proc.yaml"  # two processes over gloo
+    trained = vlcultura("run", str(recipe), "--output", str(out), "--stage", "base_model", "--stage", "train",
+                        "--accelerate", str(accelerate))
+    assert trained.returncode == 0, trained.output[-3000:]
+    assert "accelerate launch --config_file" in trained.output and "2 steps" in trained.output
+    assert (layout.output("train", "adapter") / "adapter_model.safetensors").is_file()
+    assert "configs/recipe.yaml" in layout.output("train", "model_card").read_text(encoding="utf-8")
 
 
 def test_unknown_stage_is_refused(tmp_path):

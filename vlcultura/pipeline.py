@@ -51,11 +51,13 @@ def _prepare(config: PipelineConfig, layout: RunLayout, recipe: Path | None) -> 
 
 def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *,
                  stages: Sequence[str] | None = None, images: str | Path | None = None,
-                 recipe: str | Path | None = None, console: Any = None) -> list[StageResult]:
+                 recipe: str | Path | None = None, accelerate: str | Path | None = None,
+                 console: Any = None) -> list[StageResult]:
     """Run `stages` (default: all, in order) into `output_dir`; finished stages are skipped.
 
-    A stage that fails raises after the stages before it were recorded, so running again
-    resumes at the failed stage.
+    `images` replaces `ingest.source`; `accelerate` (an accelerate config file) runs the train
+    stage under `accelerate launch` (several GPUs). A stage that fails raises `StageFailed` after
+    the stages before it were recorded, so running again resumes at the failed stage.
     """
     from rich.console import Console
 
@@ -63,7 +65,8 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; the stages are: {', '.join(STAGES)}")
     layout = RunLayout.at(output_dir or config.output_dir)
-    ctx = RunContext(config, layout, console or Console(), Path(images) if images else None)
+    ctx = RunContext(config, layout, console or Console(), Path(images) if images else None,
+                     Path(accelerate).resolve() if accelerate else None)
     _prepare(config, layout, Path(recipe) if recipe else None)
     results = []
     for stage in (s for s in STAGES if stages is None or s in stages):
@@ -74,8 +77,6 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
         ctx.console.rule(f"[bold]{stage}")
         start = time.perf_counter()
         try:
-            if stage not in STAGE_FUNCS:
-                raise NotImplementedError(f"this version of vlcultura has no {stage!r} stage yet")
             summary = STAGE_FUNCS[stage](ctx)
         except Exception as err:
             raise StageFailed(stage, err) from err
@@ -104,6 +105,9 @@ def run_command(
     images: Path | None = typer.Option(None, "--images", exists=True, file_okay=False,
                                        help="a folder of your photos instead of the recipe's ingest.source"),
     stage: list[str] | None = typer.Option(None, "--stage", help="run only this stage (repeatable)"),
+    accelerate: Path | None = typer.Option(None, "--accelerate", exists=True, dir_okay=False,
+                                           help="train under `accelerate launch` with this config "
+                                                "(configs/accelerate/*.yaml): several GPUs"),
     traceback: bool = typer.Option(False, "--traceback", help="show the full traceback when a stage fails"),
 ) -> None:
     """Run every stage of a recipe into one folder; a re-run skips finished stages."""
@@ -119,7 +123,7 @@ def run_command(
     start = time.perf_counter()
     try:
         results = run_pipeline(config, layout.root, stages=stage or None, images=images,
-                               recipe=config_path, console=console)
+                               recipe=config_path, accelerate=accelerate, console=console)
     except StageFailed as err:
         if traceback:
             raise

@@ -30,7 +30,8 @@ class RunContext:
     config: PipelineConfig
     layout: RunLayout
     console: Any  # rich.console.Console
-    images: Path | None = None
+    images: Path | None = None  # --images: photos instead of ingest.source
+    accelerate: Path | None = None  # --accelerate: train under `accelerate launch` with this config
 
     def out(self, stage: str) -> Path:
         path = self.layout.stage_dir(stage)
@@ -221,24 +222,52 @@ def stage_config(ctx: RunContext) -> PipelineConfig:
     return ctx.config.model_copy(update={"model": base_model_config(ctx), "train": train, "publish": publish})
 
 
+def _launch_accelerate(ctx: RunContext, config: PipelineConfig, out: Path, resume: bool) -> None:
+    """`accelerate launch --config_file X scripts/train.py --config <this run's train recipe>`."""
+    import shutil
+    import subprocess
+    import sys
+
+    from vlcultura.config import dump_config
+    from vlcultura.hub import PROJECT_ROOT
+
+    script = PROJECT_ROOT / "scripts" / "train.py"
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if not script.is_file() or not launcher:
+        raise FileNotFoundError(f"--accelerate needs {script} (install vlcultura from a clone) and the "
+                                "`accelerate` launcher (installed with vlcultura)")
+    recipe = out / "train_recipe.yaml"
+    dump_config(config, recipe)
+    command = [launcher, "launch", "--config_file", str(ctx.accelerate), str(script), "--config", str(recipe)]
+    ctx.console.print(f"  {' '.join(command)}{' --resume' if resume else ''}", markup=False)
+    subprocess.run(command + (["--resume"] if resume else []), check=True)
+
+
 def _train(ctx: RunContext) -> dict[str, Any]:
+    """In this process (one device), or under `accelerate launch` with `--accelerate CONFIG`."""
+    import json
+
     from transformers.trainer_utils import get_last_checkpoint
 
-    from vlcultura.train.trainer import train
+    from vlcultura.cards.model_card import write_model_card
+    from vlcultura.train.trainer import FACTS_FILE, train
 
     out = ctx.out("train")
-    result = train(stage_config(ctx), resume=get_last_checkpoint(str(out)) is not None)
-    from vlcultura.cards.model_card import write_model_card
-
-    write_model_card(out, recipe=RECIPE_IN_REPO)
+    config, resume = stage_config(ctx), get_last_checkpoint(str(out)) is not None
+    if ctx.accelerate:
+        _launch_accelerate(ctx, config, out, resume)
+    else:
+        train(config, resume=resume)
+    write_model_card(out, recipe=RECIPE_IN_REPO)  # links the recipe where publish puts it
+    result = json.loads((out / FACTS_FILE).read_text(encoding="utf-8"))["result"]
     outputs = {"adapter": str(out), "model_card": str(out / "README.md")}
     if (out / "emissions.csv").is_file():
         outputs["emissions"] = str(out / "emissions.csv")
-    if result.merged_dir:
-        outputs["merged"] = result.merged_dir
-    loss = f"loss {result.train_loss:.3f}, " if result.train_loss is not None else ""
-    return {"outputs": outputs, "rows": result.global_step,
-            "note": f"{result.global_step} steps, {loss}{result.trainer_class}"}
+    if result.get("merged_dir"):
+        outputs["merged"] = result["merged_dir"]
+    loss = f"loss {result['train_loss']:.3f}, " if result.get("train_loss") is not None else ""
+    return {"outputs": outputs, "rows": result["global_step"],
+            "note": f"{result['global_step']} steps, {loss}{result['trainer_class']}"}
 
 
 def _evaluate(ctx: RunContext) -> dict[str, Any]:
