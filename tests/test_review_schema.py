@@ -57,3 +57,11 @@ def test_a_record_carries_the_suggestions_and_metadata():
     assert record.suggestions["flags"].value == ["stereotype"]
     assert record.suggestions["cultural_accuracy"].value == 2
     assert not decode(record.fields["image"]).getexif()
+
+
+def test_a_dataset_without_images_is_refused_with_what_to_push_instead():
+    from vlcultura.review.schema import load_candidates
+
+    rows = make_candidates(2).remove_columns("image")
+    with pytest.raises(ValueError, match="lacks image: review takes the candidates or judged dataset"):
+        load_candidates(rows)

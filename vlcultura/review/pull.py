@@ -21,10 +21,10 @@ import argilla as rg
 from vlcultura.config import ReviewConfig
 from vlcultura.review.client import api_url, connect, reachable
 from vlcultura.review.policy import Vote, agreement, resolve
-from vlcultura.review.schema import ACCURACY, CORRECTION, DESIRABLE, FLAG_TYPES, FLAGS, LABEL, record_id
+from vlcultura.review.report import write_report
+from vlcultura.review.schema import (ACCURACY, CORRECTION, DESIRABLE, FLAG_TYPES, FLAGS, LABEL, load_candidates,
+                                     record_id)
 
-REVIEW_COLUMNS = {"review_votes": "int32", "review_unanimous": "bool", "review_cultural_accuracy": "float64",
-                  "review_flags": ["string"]}
 
 
 @dataclass
@@ -146,14 +146,21 @@ def apply_reviews(rows: Any, votes: dict[str, list[Vote]], config: ReviewConfig,
     return out
 
 
-def pull(candidates: Any, output_dir: str | Path, config: ReviewConfig) -> PullReport:
-    """Write `<output_dir>/reviewed` (a datasets dataset) and the report; returns the report."""
+def reviewed_dataset(rows: Any, reviewed: list[dict[str, Any]]) -> Any:
+    """The reviewed rows with the candidates' schema plus the review columns (also when empty)."""
     import datasets
 
-    from vlcultura.review.report import write_report
+    features = rows.features.copy()
+    features.update({"image": datasets.Image(), "review_votes": datasets.Value("int32"),
+                     "review_unanimous": datasets.Value("bool"),
+                     "review_cultural_accuracy": datasets.Value("float64"),
+                     "review_flags": datasets.List(datasets.Value("string"))})
+    return datasets.Dataset.from_dict({name: [row[name] for row in reviewed] for name in features}, features=features)
 
-    rows = datasets.load_from_disk(str(candidates)) if isinstance(candidates, (str, Path)) else candidates
-    rows = rows.cast_column("image", datasets.Image(decode=False))
+
+def pull(candidates: Any, output_dir: str | Path, config: ReviewConfig) -> PullReport:
+    """Write `<output_dir>/reviewed` (a datasets dataset) and the report; returns the report."""
+    rows = load_candidates(candidates)
     url = api_url(config)
     report = PullReport(dataset=config.dataset_name, api_url=url,
                         policy={"conflict_policy": config.conflict_policy, "unresolved": config.unresolved,
@@ -161,13 +168,7 @@ def pull(candidates: Any, output_dir: str | Path, config: ReviewConfig) -> PullR
     client = connect(config)
     with reachable(url):
         votes = fetch_votes(client, config)
-    reviewed = apply_reviews(rows, votes, config, report)
-    features = rows.features.copy()
-    for name, dtype in REVIEW_COLUMNS.items():
-        features[name] = datasets.Sequence(datasets.Value(dtype[0])) if isinstance(dtype, list) else datasets.Value(dtype)
-    columns = {name: [row[name] for row in reviewed] for name in features}  # also right when empty
-    features["image"] = datasets.Image()
-    out = datasets.Dataset.from_dict(columns, features=features)
+    out = reviewed_dataset(rows, apply_reviews(rows, votes, config, report))
     report.rows_written = len(out)
     if not votes:
         report.message = (f"nothing reviewed yet: no submitted responses in {config.dataset_name!r} at {url}; "

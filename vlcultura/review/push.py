@@ -21,7 +21,7 @@ from vlcultura.config import ReviewConfig
 from vlcultura.records import Rejection
 from vlcultura.review.client import ArgillaUnreachable, api_url, connect, reachable
 from vlcultura.review.journal import PushJournal
-from vlcultura.review.schema import build_record, dataset_settings, judge_columns, record_id
+from vlcultura.review.schema import build_record, dataset_settings, judge_columns, load_candidates, record_id
 
 T = TypeVar("T")
 
@@ -76,10 +76,7 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
 
     `on_batch(records_sent_so_far)` runs after each acknowledged batch (progress hooks).
     """
-    import datasets
-
-    rows = datasets.load_from_disk(str(candidates)) if isinstance(candidates, (str, Path)) else candidates
-    rows = rows.cast_column("image", datasets.Image(decode=False))
+    rows = load_candidates(candidates)
     judge_cols = judge_columns(rows.column_names)
     url = api_url(config)
     client = with_retry(lambda: connect(config), url, config.retry_wait_s)

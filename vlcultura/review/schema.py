@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import uuid
 from importlib import resources
 from typing import Any, Iterable
@@ -40,6 +41,19 @@ def guidelines(languages: Iterable[str] = GUIDELINE_LANGUAGES) -> str:
             raise ValueError(f"no reviewer guidelines in {lang!r}: choose from {', '.join(GUIDELINE_LANGUAGES)}")
         parts.append(resources.files("vlcultura.review").joinpath(f"guidelines_{lang}.md").read_text("utf-8"))
     return "\n\n---\n\n".join(parts)
+
+
+def load_candidates(candidates: Any) -> Any:
+    """A candidates/judged dataset (path or `datasets.Dataset`) with its images as raw bytes."""
+    import datasets
+
+    rows = datasets.load_from_disk(str(candidates)) if not isinstance(candidates, datasets.Dataset) else candidates
+    missing = {"id", "completion", "label", "image"} - set(rows.column_names)
+    if missing:
+        raise ValueError(f"{candidates if isinstance(candidates, (str, os.PathLike)) else 'the dataset'} lacks "
+                         f"{', '.join(sorted(missing))}: review takes the candidates or judged dataset "
+                         "(Candidate fields plus an `image` column)")
+    return rows.cast_column("image", datasets.Image(decode=False))
 
 
 def judge_columns(column_names: Iterable[str]) -> list[str]:
