@@ -151,3 +151,13 @@ def test_fast_path_choice_is_recorded(tmp_path, fixtures):
     else:
         assert result.trainer_class == "FastKTOTrainer"
     assert all(math.isfinite(r["loss"]) for r in _logs(out) if "loss" in r)
+
+
+def test_gradient_checkpointing_with_lora(tmp_path, fixtures):
+    """Pitfall: checkpointing + PEFT needs inputs that require grad, or LoRA gets no gradient."""
+    models, data = fixtures
+    snap = Snapshot(PRESETS["gemma3"].frozen)
+    out = tmp_path / "out"
+    train(tiny_recipe(models["gemma3"], data, out, max_steps=2, gradient_checkpointing=True),
+          callbacks=[snap.callback])
+    assert snap.changed("lora_B") and all(math.isfinite(r["loss"]) for r in _logs(out) if "loss" in r)
