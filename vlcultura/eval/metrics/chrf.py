@@ -34,9 +34,9 @@ def chrf(hyps: Sequence[str], refs: Sequence[Sequence[str]], word_order: int = 0
     width = max((len(r) for r in refs), default=1)
     streams = [[nfc(r[i]) if i < len(r) else None for r in refs] for i in range(width)]
     hyps = [nfc(h) for h in hyps]
-    stats = np.array(metric._extract_corpus_statistics(hyps, streams), dtype=float)
+    metric._check_corpus_score_args(hyps, streams)
+    stats = np.array(metric._extract_corpus_statistics(hyps, streams), dtype=float)  # also sets nrefs
     stats = stats.reshape(len(hyps), -1)
-    metric.corpus_score(hyps, streams)  # fills the signature's reference count
     agg = _ChrfAggregate(metric)
     per = np.array([agg(row[None, :]) for row in stats])
     name = "chrF++" if word_order else "chrF"

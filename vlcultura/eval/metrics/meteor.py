@@ -9,8 +9,9 @@ matching only (`-m "exact stem"`), on text our `es`/`pt` tokenizer already lower
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,13 +53,15 @@ def meteor(hyps: Sequence[Tokens], refs: Sequence[Sequence[Tokens]], language: s
     proc = subprocess.Popen(_command(jar, language), cwd=jar.parent, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
+    lines = ["SCORE ||| " + " ||| ".join([*(_clean(r) for r in image_refs), _clean(hyp)]) + "\n"
+             for hyp, image_refs in zip(hyps, refs, strict=True)]
+    # Pipelined: a writer thread feeds every SCORE line while we read the answers, instead of
+    # one round trip per image (the jar answers in order; neither pipe can fill up and block).
+    writer = threading.Thread(target=_write_all, args=(proc.stdin, lines), daemon=True)
     try:
-        stats = []
-        for hyp, image_refs in zip(hyps, refs, strict=True):
-            fields = [_clean(r) for r in image_refs] + [_clean(hyp)]
-            proc.stdin.write(("SCORE ||| " + " ||| ".join(fields) + "\n").encode("utf-8"))
-            proc.stdin.flush()
-            stats.append(proc.stdout.readline().decode("utf-8").strip())
+        writer.start()
+        stats = [proc.stdout.readline().decode("utf-8").strip() for _ in lines]
+        writer.join()
         proc.stdin.write(("EVAL ||| " + " ||| ".join(stats) + "\n").encode("utf-8"))
         proc.stdin.flush()
         per = [float(proc.stdout.readline()) for _ in stats]
@@ -72,6 +75,12 @@ def meteor(hyps: Sequence[Tokens], refs: Sequence[Sequence[Tokens]], language: s
     result = mean_metric(meteor_name(language), np.array(per), "METEOR 1.5 jar; CIs resample per-image scores")
     result.corpus_value = corpus
     return result
+
+
+def _write_all(stream: Any, lines: list[str]) -> None:
+    for line in lines:
+        stream.write(line.encode("utf-8"))
+    stream.flush()
 
 
 def _clean(tokens: Tokens) -> str:
