@@ -46,7 +46,17 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
     assert (layout.output("train", "adapter") / "adapter_model.safetensors").is_file()
     assert "configs/recipe.yaml" in layout.output("train", "model_card").read_text(encoding="utf-8")
 
+    other = vlcultura("run", str(recipe), "--output", str(out), "--stage", "ingest")  # no --images now
+    assert other.returncode == 0 and "ingest finished with other settings" in other.output
+    assert layout.done_record("ingest")["summary"]["rows"] == n_photos  # kept, not silently redone
 
-def test_unknown_stage_is_refused(tmp_path):
+
+def test_unknown_stage_and_bad_recipe_are_refused_clearly(tmp_path):
     run = vlcultura("run", str(QUICKSTART), "--output", str(tmp_path), "--stage", "trian")
-    assert run.returncode != 0 and "trian" in run.output
+    assert run.returncode == 2 and "unknown stage(s) trian" in run.output
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("train:\n  learnin_rate: 0.1\n")
+    for command in ("run", "publish"):
+        result = vlcultura(command, str(typo), "--output", str(tmp_path))
+        assert result.returncode == 2 and "not a valid recipe" in result.output and "learnin_rate" in result.output
+        assert "Traceback" not in result.output

@@ -17,7 +17,7 @@ from typing import Literal
 
 import typer
 
-from vlcultura.config import PipelineConfig, dump_config, load_config
+from vlcultura.config import PipelineConfig, dump_config
 from vlcultura.run_layout import RECIPE_IN_REPO, RunLayout
 
 RepoType = Literal["dataset", "model"]
@@ -244,7 +244,9 @@ def publish_command(
     """Assemble the dataset and model repos of a finished run and push them to the Hub."""
     from vlcultura.data.dataset_repo import MissingTokenError
 
-    config = load_config(config_path)
+    from vlcultura.pipeline import read_recipe
+
+    config = read_recipe(config_path)
     try:
         plans = publish(config, output or config.output_dir, dry_run=dry_run)
     except (MissingTokenError, PublishError, FileNotFoundError) as err:

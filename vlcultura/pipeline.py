@@ -18,7 +18,7 @@ import typer
 
 from vlcultura.config import PipelineConfig, dump_config, load_config
 from vlcultura.run_layout import RunLayout
-from vlcultura.stages import STAGE_FUNCS, STAGES, RunContext
+from vlcultura.stages import STAGE_FUNCS, STAGES, RunContext, recipe_fingerprint
 
 
 class StageFailed(RuntimeError):
@@ -72,18 +72,32 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
     for stage in (s for s in STAGES if stages is None or s in stages):
         if layout.is_done(stage):
             record = layout.done_record(stage)
+            if record["summary"].get("recipe") != recipe_fingerprint(ctx, stage):
+                ctx.notice(f"{stage} finished with other settings than this recipe's; its result is kept. "
+                           f"Delete {layout.stage_dir(stage)} (and the stages after it) to redo it")
             results.append(StageResult(stage, "skipped (done)", record["seconds"], record["summary"]))
             continue
         ctx.console.rule(f"[bold]{stage}")
         start = time.perf_counter()
         try:
-            summary = STAGE_FUNCS[stage](ctx)
+            summary = {**STAGE_FUNCS[stage](ctx), "recipe": recipe_fingerprint(ctx, stage)}
         except Exception as err:
             raise StageFailed(stage, err) from err
         seconds = time.perf_counter() - start
         layout.mark_done(stage, summary, seconds)
         results.append(StageResult(stage, "ran", seconds, summary))
     return results
+
+
+def read_recipe(path: Path) -> PipelineConfig:
+    """The recipe, or a clear error naming the bad key (not a traceback)."""
+    import yaml
+
+    try:
+        return load_config(path)
+    except (ValueError, yaml.YAMLError) as err:  # pydantic's ValidationError, YAML syntax or shape
+        typer.secho(f"error: {path} is not a valid recipe:\n{err}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def summary_table(results: Sequence[StageResult], layout: RunLayout):
@@ -118,7 +132,7 @@ def run_command(
         raise typer.BadParameter(f"unknown stage(s) {', '.join(bad)}; the stages are: {', '.join(STAGES)}",
                                  param_hint="--stage")
     console = Console()
-    config = load_config(config_path)
+    config = read_recipe(config_path)
     layout = RunLayout.at(output or config.output_dir)
     start = time.perf_counter()
     try:

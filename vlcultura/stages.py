@@ -75,7 +75,8 @@ def _generate(ctx: RunContext) -> dict[str, Any]:
             "note": f"backend {result.backend}, {len(result.errors)} image errors, ${result.spent_usd:.2f}"}
 
 
-def _quality(ctx: RunContext, stage: str, source: tuple[str, str], run: Callable[[Any], tuple[Any, Any]]) -> dict[str, Any]:
+def _quality(ctx: RunContext, stage: str, source: tuple[str, str],
+             run: Callable[[Any], tuple[Any, Any]]) -> dict[str, Any]:
     """filter and judge: rows in, kept rows + a drop report out."""
     from vlcultura.data.export import load_rows
 
@@ -177,7 +178,7 @@ def _export(ctx: RunContext) -> dict[str, Any]:
     result = export_dataset(load_rows(ctx.layout.output("review", "reviewed")), ctx.out("export"), cfg,
                             arena_rows=arena, reports=reports, review=review)
     for warning in result.warnings:
-        ctx.console.print(f"[yellow]warning[/]: {warning}", markup=True)
+        ctx.notice(warning)
     total = result.balance["total"]
     return {"outputs": {"dataset": str(result.out_dir / "kto"), "prompts": str(result.out_dir / "prompts"),
                         "kto_repo": str(result.kto_repo_dir), "prompts_repo": str(result.prompts_repo_dir)},
@@ -302,4 +303,18 @@ STAGE_FUNCS: dict[str, StageFn] = {
 }
 STAGES: tuple[str, ...] = ("ingest", "generate", "filter", "judge", "review", "export", "base_model",
                            "train", "evaluate")
+# The recipe sections each stage reads: a finished stage whose sections changed is pointed out.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "ingest": ("ingest",), "generate": ("generate",), "filter": ("filters",), "judge": ("judge",),
+    "review": ("review",), "export": ("export",), "base_model": ("model",),
+    "train": ("model", "train", "emissions"), "evaluate": ("eval",),
+}
+
+
+def recipe_fingerprint(ctx: RunContext, stage: str) -> dict[str, Any]:
+    """What a stage's result depends on in the recipe (and `--images` for ingest)."""
+    sections = {name: getattr(ctx.config, name).model_dump(mode="json") for name in STAGE_SECTIONS[stage]}
+    if stage == "ingest" and ctx.images:
+        sections["images"] = str(ctx.images)
+    return sections
 DATASET_STAGES: tuple[str, ...] = STAGES[: STAGES.index("export") + 1]
