@@ -181,11 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self._client_gone():
             return False
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = {"content-type": "application/json", **(headers or {})}
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
-            for k, v in (headers or {}).items():
+            for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(body)
@@ -253,26 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 200:
             self._error(status, payload)
             return status
-        if isinstance(payload, bytes):  # SSE stream
-            delivered = self._send_stream(payload)
-        else:
-            delivered = self._send(200, payload)
+        stream = {"content-type": "text/event-stream"} if isinstance(payload, bytes) else {}  # SSE
+        delivered = self._send(200, payload, stream)
         entry.billed = delivered
         return 200 if delivered else 499
-
-    def _send_stream(self, events: bytes) -> bool:
-        if self._client_gone():
-            return False
-        try:
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("content-length", str(len(events)))
-            self.end_headers()
-            self.wfile.write(events)
-            self.wfile.flush()
-        except OSError:
-            return False
-        return True
 
     def _chat(self, body: dict[str, Any], entry: LogEntry, fault: str | None) -> tuple[int, Any]:
         srv = self.server

@@ -1,6 +1,7 @@
 """The cohere backend end to end: real `cohere` client, loopback server, real SQLite and datasets."""
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from pathlib import Path
 
@@ -20,12 +21,16 @@ def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def test_cohere_end_to_end_no_key_or_exif_leaves_and_rerun_pays_nothing(tmp_path, monkeypatch, cohere_server_factory):
+def test_cohere_end_to_end_no_key_or_exif_leaves_and_rerun_pays_nothing(tmp_path, monkeypatch, caplog,
+                                                                        cohere_server_factory):
     server = cohere_server_factory()
     use_server(monkeypatch, server)
     inp = ingested(tmp_path)
     n_images = datasets.load_from_disk(str(inp / "dataset")).num_rows
-    result = generate(inp, tmp_path / "gen", cohere_config(), progress=False, log=lambda m: None)
+    said: list[str] = []
+    with caplog.at_level(logging.DEBUG):  # httpx/httpcore/cohere debug logs included
+        result = generate(inp, tmp_path / "gen", cohere_config(), progress=False, log=said.append)
+    assert caplog.records and server.key not in caplog.text and server.key not in " ".join(said)
 
     assert result.backend == "cohere" and result.errors == [] and result.stopped is None
     ds = datasets.load_from_disk(str(result.dataset_path))
