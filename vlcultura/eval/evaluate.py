@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,8 +22,6 @@ from vlcultura.eval.metrics.tokenizers import resolve_tokenizer
 from vlcultura.eval.report import model_index, write_report
 from vlcultura.eval.scoring import CIDER_MIN_IMAGES, score_system, tokenize_refs
 from vlcultura.eval.summary import per_image_rows, summarize
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,7 +65,7 @@ def _idf(config: PipelineConfig, dataset: str, n_images: int, tokenizer: str) ->
             raise
         return None
     _, tokens = tokenize_refs(tokenizer, [], refs)
-    return DocumentFrequency.from_references(tokens, f"fixed, from the train split's desirable descriptions")
+    return DocumentFrequency.from_references(tokens, "fixed, from the train split's desirable descriptions")
 
 
 def _caption(config: PipelineConfig, items: list[EvalImage], out: Path, decoding: Decoding,

@@ -6,7 +6,6 @@ the images carry metadata (labels, country or variety).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -16,8 +15,6 @@ from vlcultura.eval.metrics.cultural import CulturalScore, ImageMeta, cultural_m
 from vlcultura.eval.metrics.lexical import DocumentFrequency, bleu, cider_d, rouge_l
 from vlcultura.eval.metrics.meteor import meteor
 from vlcultura.eval.metrics.tokenizers import TokenizerUnavailable, get_tokenizer, java_available
-
-log = logging.getLogger(__name__)
 
 CIDER_MIN_IMAGES = 100  # below this, CIDEr-D's own-set IDF is unstable: warn and suggest a fixed one
 
