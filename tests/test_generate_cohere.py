@@ -107,6 +107,22 @@ def test_monthly_quota_stops_cleanly_and_a_rerun_finishes(tmp_path, monkeypatch,
     assert max(Counter(server.billed_keys()).values()) == 1  # nothing paid twice across the two runs
 
 
+def test_budget_cap_stops_the_stage_and_a_bigger_budget_resumes(tmp_path, monkeypatch, cohere_server_factory):
+    server = cohere_server_factory(latency_s=0.05)
+    use_server(monkeypatch, server)
+    inp = ingested(tmp_path)
+    prices = {"command-a-vision-07-2025": {"input_per_mtok": 5000.0, "output_per_mtok": 5000.0}}
+    config = cohere_config(budget_usd=40.0, cohere={"prices": prices})
+    first = generate(inp, tmp_path / "gen", config, progress=False, log=lambda m: None)
+    assert first.stopped and "budget" in first.stopped and first.spent_usd <= 40.0
+    charged = sum(e.input_tokens + e.output_tokens for e in server.log if e.billed) * 5000.0 / 1e6
+    assert 0 < charged <= 40.0  # what the server billed stayed under the cap
+    bigger = generate(inp, tmp_path / "gen", config.model_copy(update={"budget_usd": 1000.0}),
+                      progress=False, log=lambda m: None)
+    assert bigger.stopped is None and bigger.errors == []
+    assert max(Counter(server.billed_keys()).values()) == 1
+
+
 def test_bad_rows_get_their_reason_and_the_rest_goes_on(tmp_path, monkeypatch, cohere_server_factory):
     server = cohere_server_factory()
     use_server(monkeypatch, server)

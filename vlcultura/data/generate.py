@@ -204,34 +204,29 @@ def _progress(total: int, ledger: Ledger, budget: float, enabled: bool) -> Itera
 
 async def _run(items: list[ImageItem], gen: Generator, config: GenerateConfig, result: GenerateResult,
                advance: Any, workers: int) -> list[list[dict[str, Any]]]:
+    """Process images with `workers` concurrent workers. A StopRun (budget, quota, key) stops
+    taking new images but lets requests already in flight finish, so nothing reserved is wasted."""
     out: list[list[dict[str, Any]]] = [[] for _ in items]
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(items)):
         queue.put_nowait(i)
 
     async def worker() -> None:
-        while not queue.empty():
+        while not queue.empty() and not result.stopped:
             i = queue.get_nowait()
             try:
                 out[i] = await candidates_for(items[i], gen, config)
                 result.images_done += 1
             except ItemError as exc:
                 result.errors.append({"image_id": items[i].record.id, "reason": exc.reason, "detail": exc.detail})
-            except StopRun:
-                raise
+            except StopRun as exc:
+                result.stopped = result.stopped or str(exc)
             except Exception as exc:  # one image's failure never takes the run down
                 result.errors.append({"image_id": items[i].record.id, "reason": "request_failed",
                                       "detail": f"{exc} (re-run to retry; paid answers are kept)"})
             advance()
 
-    tasks = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(items))))]
-    try:
-        await asyncio.gather(*tasks)
-    except StopRun as exc:
-        result.stopped = str(exc)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(worker() for _ in range(max(1, min(workers, len(items))))))
     return out
 
 
