@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vlcultura.cards.checks import check_card
 from vlcultura.cards.dataset_card import CardError
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
@@ -104,28 +105,19 @@ def render_model_card(output_dir: str | Path, eval_results: str | Path | None = 
     return str(card)
 
 
-def validate_model_card(text: str, remote: bool = False) -> Any:
-    """Parse with huggingface_hub's `ModelCard` and check the fields the challenge requires.
-
-    `remote=True` also runs the Hub's validator (needs the network).
-    """
-    from huggingface_hub import ModelCard
-
-    try:
-        card = ModelCard(text)
-    except ValueError as err:
-        raise CardError(f"the card's YAML header does not parse: {err}") from err
-    meta = card.data.to_dict()
-    problems = [f"YAML lacks '{k}'" for k in ("base_model", "license", "library_name") if not meta.get(k)]
+def _co2_problems(meta: dict[str, Any]) -> list[str]:
     co2 = meta.get("co2_eq_emissions")
     if co2 is not None and not isinstance(co2.get("emissions"), (int, float)):
-        problems.append("co2_eq_emissions.emissions must be a number of grams")
-    problems += [f"body lacks the section '{s}'" for s in REQUIRED_SECTIONS if s not in card.text]
-    if problems:
-        raise CardError("invalid Model Card: " + "; ".join(problems))
-    if remote:
-        card.validate(repo_type="model")
-    return card
+        return ["co2_eq_emissions.emissions must be a number of grams"]
+    return []
+
+
+def validate_model_card(text: str, remote: bool = False) -> Any:
+    """Parse with huggingface_hub's `ModelCard` and check the fields the challenge requires."""
+    from huggingface_hub import ModelCard
+
+    return check_card(text, ModelCard, required=("base_model", "license", "library_name"),
+                      sections=REQUIRED_SECTIONS, repo_type="model", extra=_co2_problems, remote=remote)
 
 
 def write_model_card(output_dir: str | Path, eval_results: str | Path | None = None,
