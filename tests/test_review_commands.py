@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from argilla_server import ARGILLA_VENV, argilla_local, make_candidates  # noqa: F401
 from conftest import require
 from typer.testing import CliRunner
@@ -25,6 +26,8 @@ def wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float = 120) -
     raise AssertionError(f"`serve` never printed {needle!r}; output so far:\n{seen}")
 
 
+@pytest.mark.slow
+@pytest.mark.argilla
 def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
     require("argilla", venv_ready(ARGILLA_VENV) and redis_binary() is not None,
             f"no local Argilla: needs {ARGILLA_VENV} and redis-server")
@@ -78,6 +81,7 @@ def test_pull_without_a_key_says_where_it_comes_from(tmp_path):
     assert result.exit_code == 1 and "ARGILLA_API_KEY is not set" in result.output
 
 
+@pytest.mark.argilla
 def test_a_refused_key_is_named_without_being_shown(argilla_local, tmp_path, monkeypatch):
     make_candidates(2).save_to_disk(str(tmp_path / "rows"))
     monkeypatch.setenv("ARGILLA_API_KEY", "argilla.apikey.not-this-one")

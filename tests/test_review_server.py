@@ -15,6 +15,8 @@ from vlcultura.review.pull import pull, review_progress
 from vlcultura.review.push import push
 from vlcultura.review.schema import record_id
 
+pytestmark = pytest.mark.argilla
+
 
 def server_records(config):
     client = connect(config)
@@ -102,13 +104,15 @@ def test_two_reviewers_conflict_correction_and_repush(review_config, reviewers, 
     assert by_id["cand-000"]["label"] and by_id["cand-000"]["review_cultural_accuracy"] == 4.5
     assert not by_id["cand-001"]["label"] and by_id["cand-001"]["negative_type"] == "wrong_culture"
     fix = next(r for i, r in by_id.items() if "~review~" in i)
-    assert (fix["completion"], fix["label"], fix["strategy"], fix["negative_type"]) == (CORRECTION, True, "review", None)
+    assert (fix["completion"], fix["label"], fix["strategy"]) == (CORRECTION, True, "review")
+    assert fix["negative_type"] is None
     assert fix["image_id"] == "img-000" and fix["image"].size == (24, 16)
     # the conflict on cand-002 is a tie: undesirable, typed by bob's flag
     assert not by_id["cand-002"]["label"] and by_id["cand-002"]["negative_type"] == "stereotype"
     assert not by_id["cand-002"]["review_unanimous"]
     assert by_id["cand-003"]["label"] and by_id["cand-003"]["negative_type"] is None  # flipped by both
-    assert (report.reviewed_records, report.flipped, report.corrections, report.unresolved_to_undesirable) == (5, 2, 1, 1)
+    assert (report.reviewed_records, report.flipped, report.corrections) == (5, 2, 1)
+    assert report.unresolved_to_undesirable == 1
     assert report.reviews_per_reviewer == {"alice": 4, "bob": 5}
     agree = report.agreement
     assert agree["records_with_several_reviews"] == 4 and agree["percent_agreement"] == 75.0
@@ -144,6 +148,7 @@ def assert_exactly_once(config, rows):
     assert len(ids) == len(set(ids)) and set(ids) == {record_id(c) for c in rows["id"]}
 
 
+@pytest.mark.slow
 def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review_config, reviewers, tmp_path):
     rows = make_candidates(10)
     restarted = []
@@ -162,6 +167,7 @@ def test_server_killed_mid_push_the_push_waits_and_resumes(argilla_local, review
     assert set(reviewers["bob"].queue(config.dataset_name)) == {record_id(c) for c in rows["id"]}
 
 
+@pytest.mark.slow
 def test_server_killed_mid_push_a_rerun_sends_only_the_rest(argilla_local, review_config, reviewers, tmp_path):
     rows = make_candidates(10)
     journal = tmp_path / "journal.sqlite"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -83,13 +84,7 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
     dataset = with_retry(lambda: get_or_create_dataset(client, config, judge_cols), url, config.retry_wait_s)
     journal = PushJournal(journal_path)
     try:
-        done = journal.done(str(dataset.id))
-        todo, seen = [], set(done)
-        for index, cid in enumerate(rows["id"]):
-            rid = record_id(cid)
-            if rid not in seen:
-                seen.add(rid)
-                todo.append(index)
+        todo = _missing(rows["id"], journal.done(str(dataset.id)))
         report = PushReport(dataset_id=str(dataset.id), total=len(rows), already_sent=len(rows) - len(todo))
         with Progress(transient=True) as progress, warnings.catch_warnings():
             # the server echoes reviews already given; the SDK warns about each one it parses
@@ -98,7 +93,7 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
             for start in range(0, len(todo), config.batch_size):
                 records = _build_batch(rows.select(todo[start:start + config.batch_size]), judge_cols, report)
                 if records:
-                    with_retry(lambda: dataset.records.log(records, batch_size=len(records)), url,
+                    with_retry(partial(dataset.records.log, records, batch_size=len(records)), url,
                                config.retry_wait_s)
                     journal.mark(report.dataset_id, [str(r.id) for r in records])
                     report.sent += len(records)
@@ -110,12 +105,24 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
     return report
 
 
+def _missing(candidate_ids: list[str], done: set[str]) -> list[int]:
+    """Row indices still to send: not in the journal, and each record id once."""
+    todo, seen = [], set(done)
+    for index, cid in enumerate(candidate_ids):
+        rid = record_id(cid)
+        if rid not in seen:
+            seen.add(rid)
+            todo.append(index)
+    return todo
+
+
 def _build_batch(batch: Any, judge_cols: list[str], report: PushReport) -> list[rg.Record]:
     records = []
     for row in batch:
         try:
             records.append(build_record(row, judge_cols))
         except (OSError, ValueError) as exc:  # PIL: undecodable or truncated image; pydantic: bad row
-            report.rejected.append(Rejection(source=str(row.get("id")), reason="unreviewable_row",
-                                             detail=f"left out of the review: {exc}; fix or re-ingest the image and push again"))
+            report.rejected.append(Rejection(
+                source=str(row.get("id")), reason="unreviewable_row",
+                detail=f"left out of the review: {exc}; fix or re-ingest the image and push again"))
     return records
