@@ -26,6 +26,10 @@ def test_variety_markers_and_conflicts_use_the_registry():
     assert variety_conflicts("Vosotros podéis probar este zumo", "es-MX") == ["vosotros", "zumo"]
     assert variety_markers("Che, vos tenés que probar esta factura", "es-AR") == ["vos", "tenés", "che", "factura"]
     assert variety_conflicts("Un autobús", None) == []
+    assert variety_conflicts("Si tú quieres, puedes probar el mate amargo", "es-AR") == ["puedes", "quieres", "tú"]
+    assert variety_conflicts("Si vos querés, probá el mate amargo", "es-AR") == []
+    assert variety_conflicts("Vos sabés que este mole es de Puebla", "es-MX") == ["sabés", "vos"]
+    assert variety_conflicts("Si tú quieres, pruébalo", "es-CO") == []
 
 
 def test_refusals_in_spanish_portuguese_english():

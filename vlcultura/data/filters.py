@@ -72,10 +72,23 @@ def _phrase_in(phrase: str, text_folded: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(fold(phrase))}(?!\w)", text_folded) is not None
 
 
+# Voseo: rioplatense and Paraguayan Spanish say "vos tenés", never "tú tienes"; Peninsular and
+# Mexican Spanish do not use voseo. (Accents matter here: "tenés" vs "tenes" is the marker.)
+VOSEO_VARIETIES = frozenset({"es-AR", "es-UY", "es-PY"})
+NO_VOSEO_VARIETIES = frozenset({"es-ES", "es-MX"})
+_TUTEO_FORMS = frozenset({"tú", "tienes", "quieres", "puedes", "eres", "sabes", "vienes", "estás"})
+_VOSEO_FORMS = frozenset({"vos", "tenés", "querés", "podés", "sos", "sabés", "venís", "mirá", "fijate"})
+
+
 def variety_conflicts(text: str, variety: str | None) -> list[str]:
-    """Words in `text` that betray another variety than `variety` (its `avoid` list)."""
+    """Words in `text` that betray another variety than `variety`: its `avoid` list, plus
+    tuteo in a voseo variety and voseo where it is not used."""
     tag = normalize_variety(variety)
-    return variety_markers_of(text, VARIETIES[tag].avoid) if tag else []
+    if tag is None:
+        return []
+    found = variety_markers_of(text, VARIETIES[tag].avoid)
+    forms = _TUTEO_FORMS if tag in VOSEO_VARIETIES else _VOSEO_FORMS if tag in NO_VOSEO_VARIETIES else frozenset()
+    return found + sorted(set(words(text)) & forms)
 
 
 def variety_markers(text: str, variety: str | None) -> list[str]:
