@@ -28,9 +28,10 @@ def generate_command(
     result = generate(input, out, recipe.generate.model_copy(update=updates), progress=progress,
                       log=lambda m: console.print(m, markup=False, highlight=False))
     reasons = Counter(e["reason"] for e in result.errors)
-    console.print(f"generate ({result.backend}): {result.rows} rows from {result.images_done} images, "
-                  f"{len(result.errors)} images with errors {dict(reasons) or ''}, "
-                  f"spent {result.spent_usd:.4f} USD; wrote {result.dataset_path}", highlight=False)
+    errors = f"{len(result.errors)} images with errors" + (f" {dict(reasons)}" if reasons else "")
+    console.print(f"generate ({result.backend}): {result.rows} rows from {result.images_done} images, {errors}, "
+                  f"{result.spent_usd:.4f} USD spent or held in the ledger; wrote {result.dataset_path}",
+                  highlight=False)
     if result.stopped:
         raise typer.Exit(3)
 
@@ -58,16 +59,17 @@ def ledger_command(
             typer.echo(json.dumps(row))
         return
     table = Table(title=f"ledger {file}")
-    for name in ("stage", "backend", "model", "keys", "done", "failed", "attempts", "input_tokens",
-                 "output_tokens", "cost_usd", "interrupted_usd"):
+    for name in ("stage", "backend", "model", "done", "failed", "tok in", "tok out", "USD", "USD lost"):
         table.add_column(name, justify="left" if name in ("stage", "backend", "model") else "right")
-    for row in rows:
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) and k.endswith("usd") else
-                        f"{v:.0f}" if isinstance(v, float) else str(v) for k, v in row.items()])
+    for r in rows:
+        table.add_row(r["stage"], r["backend"], r["model"] or "-", f"{r['done']}/{r['keys']}", str(r["failed"]),
+                      f"{r['input_tokens']:.0f}", f"{r['output_tokens']:.0f}", f"{r['cost_usd']:.4f}",
+                      f"{r['interrupted_usd']:.4f}")
     console = Console()
     console.print(table)
     console.print(f"total: {sum(r['cost_usd'] for r in rows):.4f} USD settled, "
-                  f"{sum(r['interrupted_usd'] for r in rows):.4f} USD possibly billed by interrupted requests")
+                  f"{sum(r['interrupted_usd'] for r in rows):.4f} USD possibly billed by interrupted requests "
+                  "(USD lost)")
     for key, error in failed:
         console.print(f"  {key}: {error}", markup=False)
 
