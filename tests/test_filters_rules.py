@@ -77,8 +77,9 @@ def test_near_duplicates_minhash_scope_image_vs_dataset():
     keep, report = filter_rows(rows, FilterConfig(max_words=60))
     assert keep == [0, 2] and report.drops[0].reason == "near_duplicate"
     assert "Jaccard" in report.drops[0].detail and "r0" in report.drops[0].detail
-    keep, _ = filter_rows(rows, FilterConfig(max_words=60, near_duplicate_scope="dataset"))
-    assert keep == [0]
+    assert report.stats["kept_texts_shared_across_images"] == 2  # rows 0 and 2: same text, two images
+    keep, report = filter_rows(rows, FilterConfig(max_words=60, near_duplicate_scope="dataset"))
+    assert keep == [0] and report.stats["kept_texts_shared_across_images"] == 0
 
 
 def test_near_duplicates_respects_groups_and_threshold():

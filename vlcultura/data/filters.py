@@ -198,6 +198,12 @@ def filter_rows(rows: Iterable[dict[str, Any]], config: FilterConfig) -> tuple[l
     keep = [i for i in range(len(rows)) if i not in dropped]
     report.n_out = len(keep)
     report.stats["near_duplicate_scope"] = config.near_duplicate_scope
+    images_of: dict[str, set[str]] = {}
+    for i in keep:
+        images_of.setdefault(_norm(rows[i]["completion"]), set()).add(str(rows[i].get("image_id")))
+    # kept rows whose exact text also describes another image (dropped only with scope "dataset")
+    report.stats["kept_texts_shared_across_images"] = sum(
+        1 for i in keep if len(images_of[_norm(rows[i]["completion"])]) > 1)
     return keep, report
 
 
