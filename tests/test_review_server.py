@@ -181,3 +181,22 @@ def test_server_killed_mid_push_a_rerun_sends_only_the_rest(argilla_local, revie
     assert (report.sent, report.already_sent) == (2, 8)
     assert_exactly_once(review_config, rows)
     assert set(reviewers["alice"].queue(review_config.dataset_name)) == {record_id(c) for c in rows["id"]}
+
+
+def test_a_broken_image_is_left_out_with_its_reason_and_big_batches_are_split(review_config, tmp_path,
+                                                                               monkeypatch):
+    import datasets
+
+    import vlcultura.review.push as push_module
+
+    rows = make_candidates(3).cast_column("image", datasets.Image(decode=False))
+    rows = rows.map(lambda r, i: {"image": {"bytes": b"\xff\xd8 truncated", "path": None}} if i == 1 else {},
+                    with_indices=True)
+    monkeypatch.setattr(push_module, "MAX_BATCH_CHARS", 1)  # one image per request
+    batches = []
+    report = push(rows, review_config, tmp_path / "journal.sqlite", on_batch=batches.append)
+    assert (report.sent, batches) == (2, [1, 2])
+    assert [(r.source, r.reason) for r in report.rejected] == [("cand-001", "unreviewable_row")]
+    assert "fix or re-ingest the image" in report.rejected[0].detail
+    again = push(rows, review_config, tmp_path / "journal.sqlite")
+    assert (again.sent, again.already_sent, len(again.rejected)) == (0, 2, 1)

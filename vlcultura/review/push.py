@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import argilla as rg
 from rich.progress import Progress
@@ -25,6 +25,7 @@ from vlcultura.review.journal import PushJournal
 from vlcultura.review.schema import build_record, dataset_settings, judge_columns, load_candidates, record_id
 
 T = TypeVar("T")
+MAX_BATCH_CHARS = 16_000_000  # base64 image characters per upsert request
 
 
 @dataclass
@@ -90,14 +91,13 @@ def push(candidates: Any, config: ReviewConfig, journal_path: str | Path,
             # the server echoes reviews already given; the SDK warns about each one it parses
             warnings.filterwarnings("ignore", message="`user_id` not provided")
             task = progress.add_task(f"push to {url}", total=len(todo))
-            for start in range(0, len(todo), config.batch_size):
-                records = _build_batch(rows.select(todo[start:start + config.batch_size]), judge_cols, report)
+            for records, rows_done in _batches(rows, todo, judge_cols, config.batch_size, report):
                 if records:
                     with_retry(partial(dataset.records.log, records, batch_size=len(records)), url,
                                config.retry_wait_s)
                     journal.mark(report.dataset_id, [str(r.id) for r in records])
                     report.sent += len(records)
-                progress.advance(task, min(config.batch_size, len(todo) - start))
+                progress.advance(task, rows_done)
                 if on_batch is not None:
                     on_batch(report.sent)
     finally:
@@ -116,13 +116,25 @@ def _missing(candidate_ids: list[str], done: set[str]) -> list[int]:
     return todo
 
 
-def _build_batch(batch: Any, judge_cols: list[str], report: PushReport) -> list[rg.Record]:
-    records = []
-    for row in batch:
+def _batches(rows: Any, todo: list[int], judge_cols: list[str], batch_size: int,
+             report: PushReport) -> Iterator[tuple[list[rg.Record], int]]:
+    """(records, rows consumed) per request: at most `batch_size` records and ~MAX_BATCH_CHARS of
+    images, so a batch of large photos stays a reasonable request for a Space's proxy."""
+    batch: list[rg.Record] = []
+    chars = consumed = 0
+    for index in todo:
+        row = rows[index]
+        consumed += 1
         try:
-            records.append(build_record(row, judge_cols))
+            batch.append(build_record(row, judge_cols))
         except (OSError, ValueError) as exc:  # PIL: undecodable or truncated image; pydantic: bad row
             report.rejected.append(Rejection(
                 source=str(row.get("id")), reason="unreviewable_row",
                 detail=f"left out of the review: {exc}; fix or re-ingest the image and push again"))
-    return records
+            continue
+        chars += 4 * len(row["image"].get("bytes") or b"") // 3
+        if len(batch) >= batch_size or chars >= MAX_BATCH_CHARS:
+            yield batch, consumed
+            batch, chars, consumed = [], 0, 0
+    if batch or consumed:
+        yield batch, consumed
