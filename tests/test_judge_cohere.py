@@ -83,3 +83,22 @@ def test_decide_uses_the_intended_criterion():
     row = {"label": False, "negative_type": "wrong_variety"}
     low = Verdict({c: 5.0 for c in CRITERIA} | {"variety_fidelity": 1.0}, {}, "cohere")
     assert decide(row, low, JudgeConfig())[0] == "confirmed_negative"
+
+
+def test_cli_cohere_judge_needs_the_generation_ledger(tmp_path, monkeypatch, cohere_server_factory):
+    from typer.testing import CliRunner
+
+    from vlcultura.cli import app
+
+    server = cohere_server_factory()
+    use_server(monkeypatch, server)
+    candidates_dataset(copies=1).select(range(3)).save_to_disk(str(tmp_path / "f" / "candidates"))
+    args = ["judge", "-i", str(tmp_path / "f" / "candidates"), "-o", str(tmp_path / "j"), "--backend", "cohere"]
+    missing = CliRunner().invoke(app, args)
+    assert missing.exit_code == 1 and "--ledger" in missing.output and not server.log
+    ok = CliRunner().invoke(app, args + ["--ledger", str(tmp_path / "gen" / "ledger.sqlite")])
+    assert ok.exit_code == 0, ok.output
+    assert "judge (cohere)" in ok.output and len(server.log) == 3
+    assert server.key not in ok.output
+    with Ledger(tmp_path / "gen" / "ledger.sqlite") as ledger:
+        assert ledger.report()[0]["done"] == 3

@@ -76,6 +76,10 @@ def _country_word(name: str) -> re.Pattern[str]:
 _COUNTRY_WORDS = {iso: _country_word(name) for iso, name in COUNTRIES.items()}
 
 
+class NoLedgerError(ValueError):
+    """A paid judge run without the ledger that enforces the budget and makes it resumable."""
+
+
 @dataclass
 class Verdict:
     """Scores (1-5, None when not assessed) and reasons for one row, and who gave them."""
@@ -307,7 +311,9 @@ def judge_dataset(dataset: Any, config: JudgeConfig, cohere_config: CohereConfig
                         "language model; hallucination is only scored when a date-like claim appears"])
     else:
         if ledger_path is None:
-            raise ValueError("the cohere judge needs the generation ledger: pass ledger_path (judge.ledger_path)")
+            raise NoLedgerError("the cohere judge pays through the generation stage's ledger, so one budget "
+                                "covers both: pass --ledger <generate output>/ledger.sqlite (or set "
+                                "judge.ledger_path in the recipe)")
         raw = dataset.cast_column("image", Image(decode=False))
         run = asyncio.run(_cohere_verdicts(rows, lambda i: _image_bytes(raw[i]["image"]), config, cohere_config, Path(ledger_path),
                                            config.budget_usd if budget_usd is None else budget_usd))

@@ -61,24 +61,29 @@ def filter_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None =
 
 
 def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = _CONFIG,
-                  backend: str | None = typer.Option(None, help="rules | cohere | auto (overrides the recipe)")) -> None:
+                  backend: str | None = typer.Option(None, help="rules | cohere | auto (overrides the recipe)"),
+                  ledger: Path | None = typer.Option(None, help="The generation stage's ledger.sqlite (cohere backend).")) -> None:
     """Rubric judge (cohere vision model, or offline rules); keeps strong rows, confirms negatives."""
     from vlcultura.data.export import load_rows
     from vlcultura.config import JudgeConfig
-    from vlcultura.data.judge import judge_dataset
+    from vlcultura.data.judge import NoLedgerError, judge_dataset
     from vlcultura.data.ledger import StopRun
 
     recipe = _recipe(config)
     judge_config = recipe.judge
     if backend:
         judge_config = JudgeConfig.model_validate({**judge_config.model_dump(), "backend": backend})
-    ledger = judge_config.ledger_path or recipe.generate.ledger_path or input.parent / "ledger.sqlite"
+    beside = input.parent / "ledger.sqlite"  # `generate -o gen` writes gen/candidates + gen/ledger.sqlite
+    ledger = ledger or judge_config.ledger_path or recipe.generate.ledger_path or (beside if beside.exists() else None)
     try:  # the ledger's cap covers every paid stage that writes to it
         kept, report = judge_dataset(load_rows(input), judge_config, recipe.generate.cohere, ledger_path=ledger,
                                      budget_usd=recipe.generate.budget_usd + judge_config.budget_usd)
     except StopRun as err:  # budget, quota, missing key
         _console().print(f"[red]stopped[/]: {err}")
         raise typer.Exit(2) from err
+    except NoLedgerError as err:
+        _console().print(f"[red]error[/]: {err}")
+        raise typer.Exit(1) from err
     out.mkdir(parents=True, exist_ok=True)
     kept.save_to_disk(str(out / "candidates"))
     report.write(out / "judge_report.json")
