@@ -200,3 +200,32 @@ def test_a_broken_image_is_left_out_with_its_reason_and_big_batches_are_split(re
     assert "fix or re-ingest the image" in report.rejected[0].detail
     again = push(rows, review_config, tmp_path / "journal.sqlite")
     assert (again.sent, again.already_sent, len(again.rejected)) == (0, 2, 1)
+
+
+def test_the_scriptless_engine_keeps_the_index_right_when_responses_and_suggestions_go(review_config, reviewers,
+                                                                                     tmp_path):
+    """The three updates osmem cannot script (response upsert/delete, suggestion delete), end to end."""
+    rows = make_candidates(4)
+    push(rows, review_config, tmp_path / "journal.sqlite")
+    bob, name = reviewers["bob"], review_config.dataset_name
+    target = bob.queue(name)[record_id("cand-000")]
+    bob.answer(target, {"label": "desirable", "cultural_accuracy": 5})
+    assert set(bob.queue(name, "submitted")) == {record_id("cand-000")}
+    bob.client.http_client.delete(f"/api/v1/responses/{bob.responses.pop(target)}").raise_for_status()
+    assert bob.queue(name, "submitted") == {} and record_id("cand-000") in bob.queue(name)
+
+    owner = connect(review_config).http_client
+    dataset_id = owner.get("/api/v1/me/datasets").json()["items"]
+    dataset_id = next(d["id"] for d in dataset_id if d["name"] == name)
+    body = {"filters": {"and": [{"type": "terms", "scope": {"entity": "suggestion", "question": "label",
+                                                            "property": "value"}, "values": ["desirable"]}]}}
+
+    def suggested_desirable() -> set[str]:
+        found = owner.post(f"/api/v1/datasets/{dataset_id}/records/search", json=body).json()["items"]
+        return {i["record"]["external_id"] for i in found}
+
+    assert suggested_desirable() == {record_id("cand-000"), record_id("cand-002")}
+    suggestion = next(s for s in owner.get(f"/api/v1/records/{target}/suggestions").json()["items"]
+                      if s["value"] == "desirable")
+    owner.delete(f"/api/v1/suggestions/{suggestion['id']}").raise_for_status()
+    assert suggested_desirable() == {record_id("cand-002")}
