@@ -22,7 +22,6 @@ from vlcultura.data.names import check_dataset_name, prompts_name_for
 
 KTO_LOW, KTO_HIGH = 1.0, 4 / 3  # KTO paper eq. 8: lambda_D n_D / lambda_U n_U in [1, 4/3]
 WEIGHTS_FILE = "kto_weights.json"
-_TEXT_PART = {"type": "text"}
 
 
 class LeakageError(AssertionError):

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from vlcultura.config import PipelineConfig, load_config
+from vlcultura.data.arena import ARENA_HUB_ID  # light module: no datasets import at load
 
 _CONFIG = typer.Option(None, "--config", "-c", help="YAML recipe; its stage section is used.")
 _INPUT = typer.Option(..., "--input", "-i", help="Candidates dataset (save_to_disk folder or Parquet).")
@@ -91,7 +92,8 @@ def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = 
     _console().print(f"wrote {out / 'candidates'} and {out / 'judge_report.json'}")
 
 
-def arena_command(source: str = typer.Option(..., "--source", "-s", help="Hub id or a Parquet/CSV/JSON file."),
+def arena_command(source: str = typer.Option(ARENA_HUB_ID, "--source", "-s",
+                                             help="Hub dataset id or a Parquet/CSV/JSON(L) file."),
                   out: Path = _OUT,
                   column_map: list[str] = typer.Option([], "--column-map", help="SRC=DST, repeatable."),
                   split: str = typer.Option("train", help="Split to load from the Hub.")) -> None:
