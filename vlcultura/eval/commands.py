@@ -59,6 +59,7 @@ def _print_summary(summary: dict) -> None:
     from rich.table import Table
 
     from vlcultura.eval.report import format_cell
+    from vlcultura.eval.summary import merged_notes
 
     console = Console()
     for problem in summary.get("problems", []):
@@ -71,9 +72,18 @@ def _print_summary(summary: dict) -> None:
     for metric in first:
         table.add_row(metric, *[format_cell(s[metric]) for s in summary["systems"].values()])
     console.print(table)
-    for name, notes in summary["notes"].items():
-        for note in notes:
-            console.print(f"{name}: {note}", markup=False, highlight=False)
+    for name, comparison in summary["comparisons"].items():
+        compared = Table(title=f"{name} vs base: paired bootstrap")
+        for column in ("metric", "delta [95% CI]", "p", "win rate"):
+            compared.add_column(column)
+        for metric, c in comparison.items():
+            d = c["delta"]
+            compared.add_row(metric + (" (lower is better)" if c["lower_is_better"] else ""),
+                             format_cell({"value": d["value"], "ci_low": d["low"], "ci_high": d["high"]}),
+                             format_cell({"value": c["p_value"]}), format_cell({"value": c["win_rate"]}))
+        console.print(compared)
+    for note in merged_notes(summary):
+        console.print(note, markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

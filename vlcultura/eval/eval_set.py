@@ -96,7 +96,7 @@ def load_eval_images(dataset_dir: str | Path, split: str = "test",
         row = rows[first[image_id]]
         meta = ImageMeta(labels=list(row.get("labels") or []), country=row.get("country"),
                          variety=row.get("variety"))
-        items.append(EvalImage(image_id, row["prompt"], list(row["images"]), refs[image_id], meta))
+        items.append(EvalImage(image_id, row["prompt"], list(row["images"] or []), refs[image_id], meta))
     return items, notes
 
 

@@ -18,7 +18,7 @@ from vlcultura.cultures import language_of, normalize_variety
 from vlcultura.eval.eval_set import EvalDataError, EvalImage, load_eval_images, train_references
 from vlcultura.eval.generation import CaptionCache, Decoding, cached_captions, caption_images, pending
 from vlcultura.eval.metrics.lexical import DocumentFrequency
-from vlcultura.eval.metrics.tokenizers import resolve_tokenizer
+from vlcultura.eval.metrics.tokenizers import TokenizerUnavailable, java_available, resolve_tokenizer
 from vlcultura.eval.report import model_index, write_report
 from vlcultura.eval.scoring import CIDER_MIN_IMAGES, score_system, tokenize_refs
 from vlcultura.eval.summary import per_image_rows, summarize
@@ -130,13 +130,16 @@ def evaluate(config: PipelineConfig) -> EvalRun:
     out.mkdir(parents=True, exist_ok=True)
     dump_config(config, out / "config.yaml")
     items, problems = load_eval_images(dataset, ev.split, ev.max_images)
+    language = _language(items)
+    tokenizer = resolve_tokenizer(ev.tokenizer, language)
+    if tokenizer == "coco" and not java_available():  # say so before any captioning
+        raise TokenizerUnavailable("eval.tokenizer resolves to coco (the images have no es/pt variety), which "
+                                   "needs Java: install a Java runtime or set eval.tokenizer: es|pt")
     decoding = Decoding(ev.max_new_tokens, ev.num_beams, ev.do_sample, ev.temperature, ev.repetition_penalty, ev.seed)
     captions = _caption(config, items, out, decoding, problems)
     scored = [i for i in items if all(i.id in c for c in captions.values())]
     if not scored:
         raise EvalDataError("no image was captioned by every system: see the reasons above")
-    language = _language(scored)
-    tokenizer = resolve_tokenizer(ev.tokenizer, language)
     idf = _idf(config, dataset, len(scored), tokenizer)
     ids = [i.id for i in scored]
     refs = [i.references for i in scored]
@@ -153,9 +156,10 @@ def evaluate(config: PipelineConfig) -> EvalRun:
             "prompts": "the training prompts of each image's rows"}
     summary = summarize(systems, countries, varieties, ev.bootstrap_samples, ev.seed, info=info)
     summary["problems"] = problems
+    tuned_source = next((s for n, _, s in _systems(config) if n == "tuned"), None)
     headline = "tuned" if "tuned" in systems else next(iter(systems))
-    entry = model_index(summary, Path(config.train.output_dir).name, Path(dataset).name, str(dataset),
-                        system=headline, split=ev.split)
+    model_name = Path(tuned_source).name if tuned_source else config.model.name_or_path
+    entry = model_index(summary, model_name, Path(dataset).name, str(dataset), system=headline, split=ev.split)
     files = write_report(summary, per_image_rows(systems, refs, countries, varieties), out,
                          images={i.id: i.images[0] for i in scored if i.images}, gallery_size=ev.gallery_size,
                          model_index_entry=entry)

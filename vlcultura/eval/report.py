@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,7 +17,7 @@ from jinja2 import Environment
 from PIL import Image
 
 from vlcultura.eval import plots
-from vlcultura.eval.summary import BREAKDOWN_METRICS
+from vlcultura.eval.summary import BREAKDOWN_METRICS, merged_notes
 from vlcultura.eval.templates import HTML, MARKDOWN
 
 GALLERY_METRIC = "chrF++"
@@ -26,6 +27,8 @@ THUMB_SIDE = 160
 def _num(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    if abs(value) < 5e-5:
+        value = 0.0  # never print "-0.0000"
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
 
 
@@ -77,7 +80,7 @@ def model_index(summary: dict, model_name: str, dataset_name: str, dataset_type:
     """`model-index` entries (Hugging Face card metadata) for one system's corpus metrics."""
     results = [EvalResult(task_type="image-to-text", task_name="Image captioning", dataset_type=dataset_type,
                           dataset_name=dataset_name, dataset_split=split,
-                          metric_type=metric.lower().replace(" ", "_"), metric_name=metric,
+                          metric_type=re.sub(r"[^a-z0-9]+", "_", metric.lower()).strip("_"), metric_name=metric,
                           metric_value=cell["value"])
                for metric, cell in summary["systems"][system].items() if cell["value"] is not None]
     return eval_results_to_model_index(model_name, results)
@@ -111,7 +114,7 @@ def write_report(summary: dict, per_image: list[dict], out_dir: str | Path,
                    breakdown_metrics=[m for m in BREAKDOWN_METRICS if m in summary["systems"][systems[0]]],
                    plots=[(t, p.relative_to(out).as_posix()) for t, p in figures],
                    gallery=_gallery(per_image, systems, images, out, gallery_size),
-                   gallery_metric=GALLERY_METRIC, num=_num, cell=format_cell)
+                   gallery_metric=GALLERY_METRIC, num=_num, cell=format_cell, notes=merged_notes(summary))
     written["markdown"] = out / "report.md"
     markdown_env = Environment(autoescape=False)
     markdown_env.filters["md"] = _md

@@ -18,6 +18,11 @@ import numpy as np
 from vlcultura.eval.metrics.base import MetricResult, column_mean
 
 
+# Differences below this are ties: BLEU's 1e-15/1e-9 smoothing leaves ~1e-6 sentence scores that
+# vary with caption length alone, and no metric here is read to six decimals.
+TIE = 1e-6
+
+
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with a percentile bootstrap interval."""
@@ -87,7 +92,7 @@ def paired_bootstrap(base: MetricResult, tuned: MetricResult, samples: int = 100
     deltas = deltas[np.isfinite(deltas)]
     delta = tuned.value - base.value
     if len(deltas):
-        p = float(min(1.0, 2 * min(np.mean(deltas <= 0), np.mean(deltas >= 0))))
+        p = float(min(1.0, 2 * min(np.mean(deltas <= TIE), np.mean(deltas >= -TIE))))
     else:
         p = float("nan")
     wins, ties, losses = win_counts(base.per_item, tuned.per_item)
@@ -97,7 +102,7 @@ def paired_bootstrap(base: MetricResult, tuned: MetricResult, samples: int = 100
                       wins, ties, losses)
 
 
-def win_counts(base: np.ndarray, tuned: np.ndarray, tolerance: float = 1e-12) -> tuple[int, int, int]:
+def win_counts(base: np.ndarray, tuned: np.ndarray, tolerance: float = TIE) -> tuple[int, int, int]:
     """Images where tuned beats, ties or loses to base (NaN images are left out)."""
     ok = np.isfinite(base) & np.isfinite(tuned)
     diff = tuned[ok] - base[ok]

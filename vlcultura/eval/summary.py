@@ -88,3 +88,12 @@ def per_image_rows(systems: dict[str, SystemScores], references: Sequence[Sequen
                 row[name]["cultural"]["label_coverage"] = _finite(s.cultural[i].label_coverage)
         rows.append(row)
     return rows
+
+
+def merged_notes(summary: dict[str, Any]) -> list[str]:
+    """Notes once each: those every system shares as they are, the others prefixed by system."""
+    per_system = summary.get("notes", {})
+    shared = set.intersection(*(set(n) for n in per_system.values())) if per_system else set()
+    out = [n for n in next(iter(per_system.values()), []) if n in shared]
+    out += [f"{name}: {n}" for name, notes in per_system.items() for n in notes if n not in shared]
+    return out

@@ -39,9 +39,9 @@ MARKDOWN = """# Caption evaluation{% if info.title %}: {{ info.title }}{% endif 
 {% endfor %}
 {% endif %}
 ## Notes
-{% for s, notes in summary.notes.items() %}{% for n in notes %}- {{ s }}: {{ n }}
-{% endfor %}{% endfor %}
-"""
+{% for n in notes %}- {{ n }}
+{% endfor %}{% for p in summary.problems or [] %}- problem: {{ p }}
+{% endfor %}"""
 
 HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Caption evaluation</title>
@@ -65,6 +65,6 @@ td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}img.thumb{max-wid
 {% if gallery %}<h2>Gallery</h2><table><tr><th>image</th><th>references</th>{% for s in systems %}<th>{{ s }}</th>{% endfor %}</tr>
 {% for g in gallery %}<tr><td>{% if g.thumb %}<img class="thumb" src="{{ g.thumb }}" alt="{{ g.id }}"><br>{% endif %}{{ g.id }}</td>
 <td>{{ g.references | join(" / ") }}</td>{% for s in systems %}<td>{{ g[s].caption }}<br><small>{% for m, v in g[s].scores.items() if v is not none %}{{ m }} {{ num(v) }}; {% endfor %}</small></td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
-<h2>Notes</h2><ul>{% for s, notes in summary.notes.items() %}{% for n in notes %}<li>{{ s }}: {{ n }}</li>{% endfor %}{% endfor %}</ul>
+<h2>Notes</h2><ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}{% for p in summary.problems or [] %}<li>problem: {{ p }}</li>{% endfor %}</ul>
 </body></html>
 """
