@@ -1,6 +1,8 @@
 """Offline generation: the template backend, prompt sets per variety, rule negatives, the CLI."""
 from __future__ import annotations
 
+import fcntl
+
 import datasets
 import pytest
 from generate_helpers import ingested
@@ -65,6 +67,11 @@ def test_cli_generate_template_and_ledger(tmp_path, monkeypatch):
     monkeypatch.delenv("CO_API_KEY", raising=False)
     inp = ingested(tmp_path)
     out = tmp_path / "gen"
+    out.mkdir()
+    with open(out / ".generate.lock", "w") as held:  # another generate writing to the same folder
+        fcntl.flock(held, fcntl.LOCK_EX)
+        busy = CliRunner().invoke(app, ["generate", "-i", str(inp), "-o", str(out), "--no-progress"])
+    assert busy.exit_code == 3 and "another `vlcultura generate`" in busy.output
     result = CliRunner().invoke(app, ["generate", "-i", str(inp), "-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert (out / "candidates").is_dir() and (out / "generate_config.yaml").is_file()

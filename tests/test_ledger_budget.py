@@ -51,6 +51,24 @@ def test_same_key_is_paid_once_and_a_crash_keeps_the_reservation_counted(tmp_pat
     assert report["done"] == 2 and report["interrupted_usd"] == pytest.approx(0.4)
 
 
+def test_the_same_key_requested_twice_at_once_is_paid_once(tmp_path):
+    calls = []
+
+    async def call() -> Paid:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return Paid({"caption": "uno"}, Usage(10, 10))
+
+    async def main() -> list:
+        with Ledger(tmp_path / "ledger.sqlite", budget_usd=1.0, prices=PRICES) as ledger:
+            return await asyncio.gather(*(ledger.run(_key(7), stage="generate", backend="cohere", model="m",
+                                                     estimate=Usage(100, 100), call=call) for _ in range(5)))
+
+    entries = asyncio.run(main())
+    assert len(calls) == 1 and {e.response["caption"] for e in entries} == {"uno"}
+    assert sum(not e.cached for e in entries) == 1
+
+
 def test_budget_is_never_exceeded_with_many_requests_in_flight(tmp_path, cohere_server_factory):
     server = cohere_server_factory(latency_s=0.5)
     config = CohereConfig(model="command-a-vision-07-2025", concurrency=64, requests_per_minute=1e6,

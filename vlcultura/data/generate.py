@@ -188,6 +188,20 @@ def write_dataset(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 @contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """One generate process per output folder (a second one would pay for the same keys)."""
+    import fcntl
+
+    with open(out / ".generate.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StopRun(f"another `vlcultura generate` is writing to {out}: wait for it, or use "
+                          "another --out") from None
+        yield  # the lock goes with the file: also when the process is killed
+
+
+@contextmanager
 def _progress(total: int, ledger: Ledger, budget: float, enabled: bool) -> Iterator[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -248,7 +262,8 @@ def generate(input_path: str | Path, output_dir: str | Path, config: GenerateCon
     items = [x for x in loaded if isinstance(x, ImageItem)]
     result.errors += [{"image_id": e.image_id, "reason": e.reason, "detail": e.detail}  # type: ignore[attr-defined]
                       for e in loaded if isinstance(e, ItemError)]
-    with Ledger(ledger_path, budget_usd=config.budget_usd, prices=config.cohere.prices) as ledger:
+    with _exclusive(out), \
+            Ledger(ledger_path, budget_usd=config.budget_usd, prices=config.cohere.prices) as ledger:
         gen = make_generator(backend, config, ledger)
         workers = config.cohere.concurrency if backend == "cohere" else max(1, config.local_batch_size)
 

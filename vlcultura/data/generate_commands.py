@@ -21,12 +21,17 @@ def generate_command(
     from rich.console import Console
 
     from vlcultura.data.generate import generate
+    from vlcultura.data.ledger import StopRun
 
     recipe = load_config(config) if config else PipelineConfig()
     updates = {k: v for k, v in {"backend": backend, "budget_usd": budget_usd}.items() if v is not None}
     console = Console(stderr=True)
-    result = generate(input, out, recipe.generate.model_copy(update=updates), progress=progress,
-                      log=lambda m: console.print(m, markup=False, highlight=False))
+    try:
+        result = generate(input, out, recipe.generate.model_copy(update=updates), progress=progress,
+                          log=lambda m: console.print(m, markup=False, highlight=False))
+    except StopRun as exc:  # before any work: a missing key, another process on this folder
+        console.print(f"generate: {exc}", markup=False, highlight=False)
+        raise typer.Exit(3) from None
     reasons = Counter(e["reason"] for e in result.errors)
     errors = f"{len(result.errors)} images with errors" + (f" {dict(reasons)}" if reasons else "")
     console.print(f"generate ({result.backend}): {result.rows} rows from {result.images_done} images, {errors}, "

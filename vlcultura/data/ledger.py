@@ -21,6 +21,10 @@ exception releases the reservation and marks the key failed (a re-run tries it a
 The budget caps everything recorded in one ledger file: stages that share a file (generate and
 judge do, by default) share its cap; `committed_usd()` is what they have together spent or hold.
 
+One process per ledger file at a time: opening a ledger recovers the requests a dead process
+left in flight, so a second live process would count the first one's requests as interrupted
+(the generate stage holds a lock on its output folder for this reason).
+
 A request that was in flight when the process died is `sent` in the ledger: on the next run its
 reservation is kept as `interrupted_usd` (it may have been billed; the budget counts it) and the
 key is asked again, because its answer never arrived. Secrets and request bodies (images) are
@@ -151,6 +155,7 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._recover_interrupted()
+        self._key_locks: dict[str, asyncio.Lock] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -260,6 +265,13 @@ class Ledger:
         Raises BudgetExceeded before any call that could pass the cap, QuotaExhausted as raised
         by `call`; other errors are recorded on the key and re-raised.
         """
+        lock = self._key_locks.setdefault(key, asyncio.Lock())
+        async with lock:  # the same key twice at once (duplicate rows) is paid once
+            return await self._run(key, stage, backend, model, estimate, call, billed_attempts, meta)
+
+    async def _run(self, key: str, stage: str, backend: str, model: str | None, estimate: Usage,
+                   call: Callable[[], Awaitable[Paid]], billed_attempts: int,
+                   meta: Mapping[str, Any] | None) -> Entry:
         known = self.get(key)
         if known is not None and known.status == "done":
             return known
