@@ -80,13 +80,21 @@ def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
     write_notebook(plan.kind, config, RECIPE_IN_REPO, folder / "notebooks")
 
 
-def card_problems(text: str, repo_type: RepoType) -> list[str]:
-    """Why a card is not ready for the Hub, by the card modules' own validators (offline)."""
+def card_problems(text: str, kind: str) -> list[str]:
+    """Why a card is not ready for the Hub, by the card modules' own validators (offline).
+
+    `kind` is "dataset", "prompts" (the short companion card: metadata only) or "model".
+    """
     from vlcultura.cards.dataset_card import CardError, validate_card
     from vlcultura.cards.model_card import validate_model_card
 
     try:
-        (validate_card if repo_type == "dataset" else validate_model_card)(text)
+        if kind == "model":
+            validate_model_card(text)
+        elif kind == "prompts":
+            validate_card(text, sections=())
+        else:
+            validate_card(text)
     except CardError as err:
         return [str(err)]
     return []
@@ -128,7 +136,7 @@ def _stage_dataset_repo(layout: RunLayout, config: PipelineConfig, kind: str, fo
     if kind == "prompts" and n_prompts < MIN_PROMPTS:
         plan.skip = (f"only {n_prompts} prompts: the challenge publishes a prompts dataset from "
                      f"{MIN_PROMPTS} up; add images and run again")
-    plan.errors += card_problems((folder / "README.md").read_text(encoding="utf-8"), "dataset")
+    plan.errors += card_problems((folder / "README.md").read_text(encoding="utf-8"), kind)
     _add_provenance(folder, layout, config, plan)
     return plan
 
