@@ -136,3 +136,12 @@ def test_evaluate_with_the_judge_and_a_judge_stop(setup, tmp_path, monkeypatch, 
     stopped = evaluate(load_config(recipe, {**fast, "eval.judge_ledger_path": str(tmp_path / "new.sqlite")}))
     assert any("judge stopped" in p and "CO_API_KEY" in p for p in stopped.problems)
     assert "judge CLAIR" not in stopped.summary["systems"]["tuned"]  # the rest of the report is there
+
+
+def test_coco_without_java_fails_before_any_captioning(setup, tmp_path, monkeypatch):
+    root, recipe = setup
+    monkeypatch.setenv("PATH", str(tmp_path / "no-java-here"))
+    config = load_config(recipe, {"eval.output_dir": str(tmp_path / "ev"), "eval.tokenizer": "coco"})
+    with pytest.raises(RuntimeError, match="needs Java"):
+        evaluate(config)
+    assert not (tmp_path / "ev" / "captions").exists()

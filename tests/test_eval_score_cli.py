@@ -87,3 +87,10 @@ def test_score_errors_say_what_to_do(tmp_path):
     assert broken.exit_code == 2 and "not valid JSON" in broken.output
     unknown = RUNNER.invoke(app, ["score", "-r", str(refs), "-p", str(tmp_path / "preds.jsonl"), "--tokenizer", "ptb"])
     assert unknown.exit_code == 2 and "unknown tokenizer" in unknown.output
+
+
+def test_coco_tokenizer_without_java_says_how_to_fix(tmp_path, monkeypatch):
+    refs, preds = _files(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-java-here"))
+    result = RUNNER.invoke(app, ["score", "-r", str(refs), "-p", str(preds), "--tokenizer", "coco"])
+    assert result.exit_code == 2 and "needs a Java runtime" in result.output and "--tokenizer es|pt" in result.output

@@ -8,7 +8,7 @@ from vlcultura.eval.metrics.base import mean_metric
 from vlcultura.eval.metrics.chrf import chrf
 from vlcultura.eval.metrics.lexical import bleu
 from vlcultura.eval.metrics.tokenizers import iberian_tokenize
-from vlcultura.eval.stats import bootstrap_ci, group_indices, paired_bootstrap
+from vlcultura.eval.stats import bootstrap_ci, group_indices, paired_bootstrap, win_counts
 
 REFS = [["un cuñapé dorado sobre la mesa"], ["una salteña jugosa en un plato"], ["un api morado con pastel"],
         ["masitas bolivianas en una bandeja"], ["una cholita vende tawa-tawa"], ["empanadas de lacayote"]] * 5
@@ -56,3 +56,9 @@ def test_group_indices_put_missing_in_unknown():
 def test_paired_bootstrap_refuses_different_image_sets():
     with pytest.raises(ValueError, match="different image sets"):
         paired_bootstrap(mean_metric("x", [1.0, 2.0]), mean_metric("x", [1.0]))
+
+
+def test_differences_below_a_millionth_are_ties():
+    base = np.array([0.5, 1e-7, 0.2, np.nan])
+    tuned = np.array([0.5 + 1e-9, 3e-7, 0.3, 0.9])
+    assert win_counts(base, tuned) == (1, 2, 0)
