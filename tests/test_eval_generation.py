@@ -145,3 +145,17 @@ def test_coco_without_java_fails_before_any_captioning(setup, tmp_path, monkeypa
     with pytest.raises(RuntimeError, match="needs Java"):
         evaluate(config)
     assert not (tmp_path / "ev" / "captions").exists()
+
+
+def test_merged_adapter_captions_like_base_plus_adapter(setup, tmp_path):
+    from vlcultura.train.merge import merge_and_save
+
+    root, recipe = setup
+    merge_and_save(root / "adapter")
+    runs = {kind: evaluate(load_config(recipe, {"eval.output_dir": str(tmp_path / kind), "eval.include_base": False,
+                                                "eval.tuned_kind": kind}))
+            for kind in ("adapter", "merged")}
+    captions = {kind: [json.loads(x)["tuned"]["caption"] for x in run.files["per_image"].read_text().splitlines()]
+                for kind, run in runs.items()}
+    assert captions["merged"] == captions["adapter"]
+    assert runs["merged"].summary["info"]["tuned"].startswith("merged: ")
