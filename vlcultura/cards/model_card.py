@@ -82,7 +82,7 @@ def render_model_card(output_dir: str | Path, eval_results: str | Path | None = 
     dataset = facts.get("dataset_repo") or facts["dataset"]
     hw = facts["hardware"]
     hardware_text = (f"{hw['gpu_count']} x {hw['gpu']} ({hw['gpu_memory_gib']} GiB)" if hw.get("gpu")
-                     else f"CPU ({hw['cpu']})")
+                     else f"CPU only ({hw['cpu']}, {hw.get('cpu_count')} cores)")
     co2 = None
     if emissions:
         co2 = {"emissions": emissions["emissions_g"], "source": "CodeCarbon (offline tracker)",

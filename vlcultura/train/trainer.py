@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -150,10 +151,21 @@ def _device_map(quantized: bool, args: Any) -> Any:
     return {"": args.local_process_index}
 
 
+def _cpu_name() -> str:
+    """The CPU model ('x86_64' says little on a card); /proc/cpuinfo where there is one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _hardware(use_cpu: bool) -> dict[str, Any]:
     import torch
 
-    hw: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__}
+    hw: dict[str, Any] = {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
     if torch.cuda.is_available() and not use_cpu:
         hw.update(gpu=torch.cuda.get_device_name(0), gpu_count=torch.cuda.device_count(),
                   gpu_memory_gib=round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1))
