@@ -88,3 +88,15 @@ def test_a_refused_key_is_named_without_being_shown(argilla_local, tmp_path, mon
     result = CliRunner().invoke(app, ["review", "push", str(tmp_path / "rows"), "--api-url", argilla_local.url])
     assert result.exit_code == 1 and f"{argilla_local.url} refused ARGILLA_API_KEY" in result.output
     assert "not-this-one" not in result.output
+
+
+def test_serve_says_when_it_cannot_build_the_server_environment(tmp_path):
+    result = CliRunner().invoke(app, ["review", "serve", "--home", str(tmp_path / "home"), "--venv", "/proc/no-venv"])
+    assert result.exit_code == 1 and "could not prepare the Argilla server environment at /proc/no-venv" in result.output
+
+
+def test_a_server_without_its_environment_says_how_to_get_one(tmp_path):
+    from vlcultura.review.server import LocalArgilla, LocalServerError
+
+    with pytest.raises(LocalServerError, match="run `vlcultura review serve --venv"):
+        LocalArgilla(home=tmp_path / "home", venv=tmp_path / "missing").start()
