@@ -92,7 +92,8 @@ def test_a_refused_key_is_named_without_being_shown(argilla_local, tmp_path, mon
 
 def test_serve_says_when_it_cannot_build_the_server_environment(tmp_path):
     result = CliRunner().invoke(app, ["review", "serve", "--home", str(tmp_path / "home"), "--venv", "/proc/no-venv"])
-    assert result.exit_code == 1 and "could not prepare the Argilla server environment at /proc/no-venv" in result.output
+    assert result.exit_code == 1
+    assert "could not prepare the Argilla server environment at /proc/no-venv" in result.output
 
 
 def test_a_server_without_its_environment_says_how_to_get_one(tmp_path):
