@@ -138,15 +138,7 @@ def validate_card(text: str, *, sections: Sequence[str] = REQUIRED_SECTIONS, rem
     """
     from huggingface_hub import DatasetCard
 
-    try:
-        card = DatasetCard(text)
-    except ValueError as err:
-        raise CardError(f"the card's YAML header does not parse: {err}") from err
-    meta = card.data.to_dict()
-    problems = [f"YAML lacks '{k}'" for k in ("license", "language", "configs") if not meta.get(k)]
-    problems += [f"body lacks the section '{s}'" for s in sections if s not in card.text]
-    if problems:
-        raise CardError("invalid Dataset Card: " + "; ".join(problems))
-    if remote:
-        card.validate(repo_type="dataset")
-    return card
+    from vlcultura.cards.checks import check_card  # imports CardError from here: import late
+
+    return check_card(text, DatasetCard, required=("license", "language", "configs"), sections=sections,
+                      repo_type="dataset", remote=remote)
