@@ -177,3 +177,13 @@ def test_dtype_rules():
     with pytest.raises(ModelLoadError, match="CPU"):
         resolve_dtype(ModelConfig(dtype="float16"), PRESETS["smolvlm"], use_cpu=True)
     assert resolve_dtype(ModelConfig(), gemma, use_cpu=True) == torch.float32
+
+
+def test_processor_without_chat_template_is_refused(model_dirs):
+    from vlcultura.train.models import ensure_processor
+
+    cfg = ModelConfig(name_or_path=str(model_dirs["gemma3"]))
+    processor = load_processor(cfg, resolve_preset(cfg))
+    processor.chat_template = None
+    with pytest.raises(ModelLoadError, match="no chat template"):
+        ensure_processor(processor, "gemma3")

@@ -66,3 +66,16 @@ def test_cli_missing_dataset_is_a_clear_error(tmp_path):
     recipe = _recipe(tmp_path)
     result = CliRunner().invoke(app, ["train", "--config", str(recipe), "--set", f"train.dataset={tmp_path / 'nope'}"])
     assert result.exit_code == 2 and "cannot load dataset" in result.output
+
+
+def test_unknown_or_reserved_extra_args_are_errors(tmp_path):
+    import torch
+
+    from vlcultura.train.trainer import TrainSetupError, build_training_args
+
+    with pytest.raises(TrainSetupError, match="warmup_ratio"):
+        build_training_args(tiny_recipe(tmp_path, tmp_path, tmp_path / "o", extra_args={"warmup_ratio": 0.1}),
+                            torch.float32, use_cpu=True)
+    with pytest.raises(TrainSetupError, match="train.output_dir"):
+        build_training_args(tiny_recipe(tmp_path, tmp_path, tmp_path / "o", extra_args={"output_dir": "x"}),
+                            torch.float32, use_cpu=True)

@@ -38,10 +38,11 @@ class NonFiniteGuard(TrainerCallback):
         import torch
 
         if self.bad_step is None and model is not None:
-            for name, param in model.named_parameters():
-                if param.requires_grad and not bool(torch.isfinite(param.detach()).all()):
-                    self._stop(state, control, f"trainable weight {name} became non-finite")
-                    break
+            trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+            finite = torch.stack([torch.isfinite(p.detach()).all() for _, p in trainable]) if trainable else None
+            if finite is not None and not bool(finite.all()):  # one device sync per step
+                name = trainable[int((~finite).nonzero()[0])][0]
+                self._stop(state, control, f"trainable weight {name} became non-finite")
         elif self.bad_step is not None:
             self._stop(state, control, self.reason)
         return control
