@@ -31,7 +31,7 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
     assert layout.done_record("ingest")["summary"]["rows"] == n_photos  # --images replaced the samples
     assert "synthetic sample images" not in failed.output
 
-    _recipe(recipe, train={"max_steps": 2}, name="mis_fotos_images_kto")
+    _recipe(recipe, train={"max_steps": 2, "merge_adapter": True}, name="mis_fotos_images_kto")
     resumed = vlcultura("run", str(recipe), "--output", str(out), "--images", str(photos), *stages)
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert resumed.output.count("skipped (done)") == len(DATASET_STAGES) - 1
@@ -45,6 +45,13 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
     assert "accelerate launch --config_file" in trained.output and "2 steps" in trained.output
     assert (layout.output("train", "adapter") / "adapter_model.safetensors").is_file()
     assert "configs/recipe.yaml" in layout.output("train", "model_card").read_text(encoding="utf-8")
+
+    staged = vlcultura("publish", str(recipe), "--output", str(out), "--dry-run")  # merged weights on top
+    assert staged.returncode == 0, staged.output[-3000:]
+    model_repo = out / "publish" / "model"
+    assert (model_repo / "model.safetensors").is_file() and (model_repo / "config.json").is_file()
+    assert (model_repo / "adapter" / "adapter_model.safetensors").is_file()
+    assert not (model_repo / "evaluation").exists()  # evaluate did not run: nothing pretends it did
 
     other = vlcultura("run", str(recipe), "--output", str(out), "--stage", "ingest")  # no --images now
     assert other.returncode == 0 and "ingest finished with other settings" in other.output

@@ -251,6 +251,7 @@ def _train(ctx: RunContext) -> dict[str, Any]:
     from transformers.trainer_utils import get_last_checkpoint
 
     from vlcultura.cards.model_card import write_model_card
+    from vlcultura.train.merge import MERGED_DIR
     from vlcultura.train.trainer import FACTS_FILE, train
 
     out = ctx.out("train")
@@ -264,8 +265,8 @@ def _train(ctx: RunContext) -> dict[str, Any]:
     outputs = {"adapter": str(out), "model_card": str(out / "README.md")}
     if (out / "emissions.csv").is_file():
         outputs["emissions"] = str(out / "emissions.csv")
-    if result.get("merged_dir"):
-        outputs["merged"] = result["merged_dir"]
+    if config.train.merge_adapter and (out / MERGED_DIR).is_dir():
+        outputs["merged"] = str(out / MERGED_DIR)
     loss = f"loss {result['train_loss']:.3f}, " if result.get("train_loss") is not None else ""
     return {"outputs": outputs, "rows": result["global_step"],
             "note": f"{result['global_step']} steps, {loss}{result['trainer_class']}"}
