@@ -203,6 +203,8 @@ def main() -> None:
                                "batch_per_device": a.batch, "steps": a.steps, "device": device}
                         run_out = work / shape / f"{mode}_{kind}_{launch}"
                         cfg = recipe(model_dir, data_dir, family, mode, kind, run_out, a)
+                        if CUDA:  # what an earlier run left behind would inflate this run's peak
+                            row["allocated_before_gib"] = round(torch.cuda.memory_allocated() / 2**30, 2)
                         try:
                             row.update(run_inprocess(cfg) if launch == "inprocess"
                                        else run_launched(cfg, launch, work))
