@@ -131,6 +131,10 @@ def test_generic_path_only_when_asked(model_dirs):
     model, preset = load_model(cfg, None, torch.float32)
     assert preset.family == "generic" and preset.language_model == "model.text_model"
     assert set(preset.unquantized) == {"model.vision_model", "model.connector", "lm_head"}
+    # 4-bit needs the skip list before loading: it is read from an empty (meta) model
+    quantized, preset = load_model(cfg.model_copy(update={"quantization": "4bit"}), None, torch.float32)
+    assert type(quantized.model.text_model.layers[0].mlp.up_proj).__name__ == "Linear4bit"
+    assert type(quantized.model.connector.modality_projection.proj).__name__ == "Linear"
 
 
 def test_unknown_family_says_use_generic(tmp_path, model_dirs):
