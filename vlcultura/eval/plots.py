@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -28,9 +29,11 @@ def distributions(per_image: list[dict], systems: list[str], path: Path) -> Path
         return None
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        for name in systems:
-            values = [r[name]["scores"][metric] for r in per_image if r[name]["scores"][metric] is not None]
-            ax.hist(values, bins=20, alpha=0.55, label=name)
+        values = {name: [r[name]["scores"][metric] for r in per_image if r[name]["scores"][metric] is not None]
+                  for name in systems}
+        edges = np.histogram_bin_edges([v for vs in values.values() for v in vs] or [0.0], bins=20)
+        for name in systems:  # shared bins, so the systems' bars line up
+            ax.hist(values[name], bins=edges, alpha=0.55, label=name)
         ax.set_title(metric)
         ax.set_xlabel("per-image score")
     axes[0][0].set_ylabel("images")

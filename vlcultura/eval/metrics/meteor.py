@@ -72,7 +72,7 @@ def meteor(hyps: Sequence[Tokens], refs: Sequence[Sequence[Tokens]], language: s
         proc.stdin.close()
         proc.kill()
         proc.wait()
-    result = mean_metric(meteor_name(language), np.array(per), "METEOR 1.5 jar; CIs resample per-image scores")
+    result = mean_metric(meteor_name(language), np.array(per), "METEOR 1.5 jar; CI from per-image scores, shifted onto the corpus value")
     result.corpus_value = corpus
     return result
 
