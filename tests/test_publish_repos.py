@@ -123,3 +123,9 @@ def test_push_uploads_exactly_the_staged_repos(run_dir):
         assert all(files[name] == (folder / name).read_bytes() for name in files)
         assert pushed[kind]["private"] is False
     assert not os.environ.get("HF_TOKEN")
+
+
+def test_publish_before_the_run_says_what_to_run(tmp_path):
+    result = _publish(tmp_path, "--dry-run")
+    assert result.returncode == 1
+    assert "stage 'export' has not finished" in result.output and "vlcultura run" in result.output

@@ -51,6 +51,10 @@ class RunLayout:
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
 
     def done_record(self, stage: str) -> dict[str, Any]:
+        """The marker of a finished stage, or a clear error saying which command finishes it."""
+        if not self.is_done(stage):
+            raise FileNotFoundError(f"stage {stage!r} has not finished in {self.root}: run "
+                                    f"`vlcultura run <recipe> --output {self.root}` first")
         return json.loads((self.stage_dir(stage) / DONE_MARKER).read_text(encoding="utf-8"))
 
     def outputs(self, stage: str) -> dict[str, str]:
@@ -58,10 +62,7 @@ class RunLayout:
         return dict(self.done_record(stage)["summary"].get("outputs", {}))
 
     def output(self, stage: str, name: str) -> Path:
-        """One named output of a finished stage, or a clear error saying which stage to run."""
-        if not self.is_done(stage):
-            raise FileNotFoundError(f"stage {stage!r} has not finished in {self.root}: run "
-                                    f"`vlcultura run <recipe> --output {self.root}` first")
+        """One named output of a finished stage, or a clear error saying what is missing."""
         outputs = self.outputs(stage)
         if name not in outputs:
             raise FileNotFoundError(f"stage {stage!r} in {self.root} recorded no {name!r} output "
