@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     ids, preds, refs = load(args.data)
+    load_before = os.getloadavg()[0]  # a shared machine slows both sides alike (interleaved runs)
     runs = {"pycocoevalcap": [], "vlcultura": []}
     for _ in range(args.repeats):  # interleaved, so drift hits both sides alike
         runs["pycocoevalcap"].append(run_stock(ids, preds, refs))
@@ -95,7 +96,8 @@ def main() -> None:
     result = {
         "benchmark": "coco_metrics", "images": len(ids), "repeats": args.repeats,
         "machine": {"node": platform.node(), "cpu": cpu_name(), "cores": os.cpu_count(),
-                    "python": platform.python_version(), "platform": platform.platform()},
+                    "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "scores": scores, "agree_4_decimals": agree, "max_abs_diff": max_diff, "timing": timing,
         "speedup_metrics": timing["pycocoevalcap"]["metrics_s"] / timing["vlcultura"]["metrics_s"],
         "speedup_total": timing["pycocoevalcap"]["total_s"] / timing["vlcultura"]["total_s"],
@@ -104,7 +106,8 @@ def main() -> None:
     (args.out / "coco_metrics.json").write_text(json.dumps(result, indent=2))
     lines = [f"# COCO metrics: pycocoevalcap vs vlcultura ({len(ids)} images, median of {args.repeats})", "",
              f"Machine: {result['machine']['node']}, {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-             f"Python {result['machine']['python']}", "", "| metric | pycocoevalcap | vlcultura |", "|---|---|---|"]
+             f"Python {result['machine']['python']}, 1-min load average before/after "
+             f"{result['machine']['load_average_1min']}", "", "| metric | pycocoevalcap | vlcultura |", "|---|---|---|"]
     lines += [f"| {m} | {scores['pycocoevalcap'][m]:.6f} | {scores['vlcultura'][m]:.6f} |" for m in METRICS]
     lines += ["", f"Agree to 4 decimals: {agree} (max abs difference {max_diff:.2e})", "",
               "| seconds | pycocoevalcap | vlcultura | ratio (stock / ours) |", "|---|---|---|---|"]
