@@ -38,7 +38,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # works without `pip install -e .`
 
 from kto_throughput import SHAPES as SHARED_SHAPES  # noqa: E402  (shared shape builders)
 from kto_throughput import build as build_shared  # noqa: E402
@@ -147,7 +147,8 @@ def run_launched(cfg: PipelineConfig, launcher: str, work: Path) -> dict:
            str(ROOT / "scripts" / "train.py"), "--config", str(path)]
     if CUDA and launcher != "single_gpu":  # every GPU of the host
         cmd[5:5] = ["--num_processes", str(torch.cuda.device_count())]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
     facts = json.loads((Path(cfg.train.output_dir) / "train_facts.json").read_text())["result"]
