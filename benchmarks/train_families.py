@@ -17,6 +17,7 @@ FSDP), with the scaling against one GPU in the table:
     python benchmarks/train_families.py --shapes smolvlm-256m --modes lora --trainers stock \
         --launch single_gpu ddp fsdp --out $OUT
 
+In-process runs need ONE visible GPU (on a multi-GPU host: CUDA_VISIBLE_DEVICES=0, or --launch).
 CPU smoke (no GPU needed): `--shapes tiny-smolvlm tiny-gemma3 tiny-qwen2_5_vl --steps 3 --warmup 1`.
 """
 from __future__ import annotations

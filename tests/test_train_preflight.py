@@ -94,6 +94,13 @@ def test_kto_batching(tmp_path):
     assert _levels(found, "kto_batching") == ["warning"] and "dataloader_drop_last" in found[0].message
 
 
+def test_launch_with_several_gpus_needs_accelerate():
+    found = preflight.check_launch(2, 1, use_cpu=False)
+    assert _levels(found, "launch") == ["error"] and "accelerate launch" in found[0].message
+    assert preflight.check_launch(2, 2, use_cpu=False) == preflight.check_launch(1, 1, False) == []
+    assert preflight.check_launch(4, 1, use_cpu=True) == []
+
+
 def test_weight_balance_is_checked_for_vision_data():
     found = preflight.check_weight_balance([True] * 6 + [False] * 2, 1.0, 1.0)
     assert _levels(found, "weights") == ["warning"]

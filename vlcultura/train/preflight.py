@@ -113,6 +113,16 @@ def check_kto_batching(args: Any, n_rows: int, world_size: int = 1) -> list[Find
     return findings
 
 
+def check_launch(visible_gpus: int, world_size: int, use_cpu: bool) -> list[Finding]:
+    """Several GPUs in one process would mean nn.DataParallel, which TRL's trainers refuse
+    (after the model is loaded); say so before loading anything."""
+    if use_cpu or visible_gpus <= 1 or world_size > 1:
+        return []
+    return [Finding("launch", "error", f"{visible_gpus} GPUs are visible to a single process: launch "
+                    "with `accelerate launch --config_file configs/accelerate/ddp.yaml scripts/train.py "
+                    "--config ...` to use them all, or make one visible (CUDA_VISIBLE_DEVICES=0).")]
+
+
 def check_weight_balance(labels: list[bool], desirable_weight: float,
                          undesirable_weight: float) -> list[Finding]:
     """KTO paper eq. 8: lambda_D n_D / lambda_U n_U in [1, 4/3]. TRL skips it for vision data."""

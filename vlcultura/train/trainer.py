@@ -194,8 +194,11 @@ def run_preflight(config: PipelineConfig, preset: FamilyPreset | None, processor
     """All checks that need no model; returns the findings and the longest sequence."""
     tc = config.train
     algo = tc.algorithm
+    import torch
+
     findings = preflight.check_schema(train_ds, algo)
     findings += preflight.check_dtype(config.model, preset, use_cpu)
+    findings += preflight.check_launch(torch.cuda.device_count(), args.world_size, use_cpu)
     if algo == "kto":
         findings += preflight.check_kto_batching(args, len(train_ds), args.world_size)
         findings += preflight.check_weight_balance(list(raw_ds["label"]), args.desirable_weight,
