@@ -64,3 +64,14 @@ def test_each_image_is_read_in_its_own_variety_language():
     metrics, per = cultural_metrics(["Un cuñapé dorado", "Um pão de queijo quentinho"], metas, language="es")
     assert [s.variety_fidelity for s in per] == [1.0, 1.0]
     assert [s.label_coverage for s in per] == [1.0, 1.0]
+
+
+def test_portuguese_varieties_and_folder_style_labels():
+    br = score_caption("Um pão de queijo no autocarro", ["pão de queijo"], "BR", "pt-BR")
+    assert br.variety_fidelity == 0.5 and br.other_variety_terms == ["autocarro"]
+    pt = score_caption("Pastéis de nata no elétrico de Lisboa", ["pastel de nata"], "PT", "pt-PT")
+    assert pt.label_coverage == 1.0 and pt.variety_fidelity == 1.0 and "elétrico" in pt.lexicon_terms
+    plural = score_caption("Uns acarajés baianos e pães de queijo", ["acarajé", "pão de queijo"], "BR", "pt-BR")
+    assert plural.label_coverage == 1.0
+    folder = score_caption("Conitos rellenos de crema en una bandeja", ["Conitos_rellenos_de_crema"], "BO", "es-BO")
+    assert folder.label_coverage == 1.0

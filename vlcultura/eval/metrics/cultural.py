@@ -43,21 +43,48 @@ def _stem(word: str, language: str) -> str:
     return stemmer.stemWord(word) if stemmer else word
 
 
+# Portuguese plurals Snowball leaves apart (pastéis/pastel, feijões/feijão), singularised first.
+_PT_PLURALS = (("ões", "ão"), ("ães", "ão"), ("ãos", "ão"), ("éis", "el"), ("eis", "el"), ("óis", "ol"),
+               ("ais", "al"))
+
+
+def _pt_singular(word: str) -> str:
+    for plural, singular in _PT_PLURALS:
+        if word.endswith(plural) and len(word) >= len(plural) + 2:
+            return word[: -len(plural)] + singular
+    return word
+
+
+@lru_cache(maxsize=50_000)
+def match_variants(text: str, language: str) -> tuple[tuple[str, ...], ...]:
+    """The folded, stemmed word sequences a term may match in (one per normalisation).
+
+    Spanish folds then stems (cuñapés, cuñape -> cuñap). Portuguese also singularises, stems,
+    then folds, because its stemmer needs the accents (pães, pão -> pa); either form may match
+    (acarajés only matches folded first).
+    """
+    text = nfc(text).lower().replace("’", "'").replace("-", " ").replace("_", " ")
+    folded_first = tuple(_stem(w, language) for w in _WORDS.findall(fold(text)))
+    if language != "pt":
+        return (folded_first,)
+    return (tuple(fold(_stem(_pt_singular(w), language)) for w in _WORDS.findall(text)), folded_first)
+
+
 def match_keys(text: str, language: str) -> tuple[str, ...]:
-    """The folded, stemmed word sequence used for every cultural match."""
-    words = _WORDS.findall(fold(nfc(text)).replace("’", "'").replace("-", " "))
-    return tuple(_stem(w, language) for w in words)
+    """The main matching form of `text` (see `match_variants`)."""
+    return match_variants(text, language)[0]
 
 
-def find_terms(caption_keys: Sequence[str], terms: Iterable[str], language: str) -> list[str]:
-    """Terms (one or more words) whose stem sequence occurs contiguously in the caption."""
-    found = []
-    for term in terms:
-        key = match_keys(term, language)
-        n = len(key)
-        if n and any(tuple(caption_keys[i:i + n]) == key for i in range(len(caption_keys) - n + 1)):
-            found.append(term)
-    return sorted(found)
+def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    n = len(needle)
+    return bool(n) and any(tuple(haystack[i:i + n]) == tuple(needle) for i in range(len(haystack) - n + 1))
+
+
+def find_terms(caption: Sequence[Sequence[str]], terms: Iterable[str], language: str) -> list[str]:
+    """Terms (one or more words) whose stem sequence occurs contiguously in the caption's
+    `match_variants` (compared form by form)."""
+    return sorted(t for t in terms
+                  if any(_contains(c, k) for c, k in zip(caption, match_variants(t, language))))
 
 
 def detect_language(caption: str) -> str | None:
@@ -91,7 +118,7 @@ def score_caption(caption: str, labels: Sequence[str] = (), country: str | None 
     """All cultural signals for one caption of one image."""
     tag = normalize_variety(variety)
     language = (language_of(tag) if tag else None) or language or "es"  # the image's own variety first
-    keys = match_keys(caption, language)
+    keys = match_variants(caption, language)
     labels_found = find_terms(keys, labels, language)
     lexicon = find_terms(keys, COUNTRY_LEXICONS.get((country or "").upper(), ()), language)
     generic_terms = find_terms(keys, GENERIC_TERMS.get(language, ()), language)
