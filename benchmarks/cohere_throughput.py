@@ -35,7 +35,7 @@ import cohere
 from PIL import Image
 
 from vlcultura.config import CohereConfig
-from vlcultura.data.generators.cohere import CohereChat, description_schema
+from vlcultura.data.generators.cohere import CohereChat, strings_schema
 from vlcultura.data.ledger import Ledger, request_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ async def _requests(url: str, key: str, ids: range, config: CohereConfig, ledger
                     sequential: bool = False) -> list[float]:
     """Run requests `ids` through Ledger.run + CohereChat (all at once, or one by one); seconds each."""
     chat = CohereChat(config, key, base_url=url)
-    schema = description_schema(2)
+    schema = strings_schema(["description_1", "description_2"])
     durations: list[float] = []
 
     async def one(i: int) -> None:

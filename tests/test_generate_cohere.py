@@ -67,18 +67,20 @@ def test_cohere_end_to_end_no_key_or_exif_leaves_and_rerun_pays_nothing(tmp_path
 
 
 def test_faults_are_retried_and_billed_invalid_answers_are_recorded(tmp_path, monkeypatch, cohere_server_factory):
-    faults = deque(["429", "500", "503", "422", "malformed", "drop", "slow", "invalid_schema"])
+    faults_seen = ("429", "500", "503", "422", "malformed", "drop", "slow", "invalid_schema", "blank")
+    faults = deque(faults_seen)
     server = cohere_server_factory(script=faults, slow_s=1.5)
     use_server(monkeypatch, server)
     inp = ingested(tmp_path)
-    config = cohere_config(cohere={"timeout_s": 0.5, "concurrency": 2, "invalid_answer_retries": 4})
+    config = cohere_config(cohere={"timeout_s": 0.5, "concurrency": 2, "invalid_answer_retries": 5})
     result = generate(inp, tmp_path / "gen", config, progress=False, log=lambda m: None)
 
     assert result.errors == [] and result.stopped is None
     seen = Counter(e.fault for e in server.log)
-    assert all(seen[f] == 1 for f in ("429", "500", "503", "422", "malformed", "drop", "slow", "invalid_schema"))
+    assert all(seen[f] == 1 for f in faults_seen)
     billed = Counter(server.billed_keys())
-    assert sum(billed.values()) == len(billed) + 2  # the malformed and off-schema answers were paid, asked again
+    assert sum(billed.values()) == len(billed) + 3  # malformed, off-schema and blank answers: paid, asked again
+    assert all(c.strip() for c in datasets.load_from_disk(str(result.dataset_path))["completion"])
     with Ledger(result.ledger_path) as ledger:
         rows = ledger.report()[0]
         settled = rows["cost_usd"]
@@ -123,7 +125,8 @@ def test_budget_cap_stops_the_stage_and_a_bigger_budget_resumes(tmp_path, monkey
     assert max(Counter(server.billed_keys()).values()) == 1
 
 
-def test_bad_rows_get_their_reason_and_the_rest_goes_on(tmp_path, monkeypatch, cohere_server_factory):
+@pytest.mark.parametrize("backend", ["cohere", "template"])
+def test_bad_rows_get_their_reason_and_the_rest_goes_on(tmp_path, monkeypatch, cohere_server_factory, backend):
     server = cohere_server_factory()
     use_server(monkeypatch, server)
     rows = [
@@ -134,7 +137,7 @@ def test_bad_rows_get_their_reason_and_the_rest_goes_on(tmp_path, monkeypatch, c
         {"id": "e" * 16, "variety": "qu", "image": {"bytes": jpeg(), "path": None}},
     ]
     inp = handmade_dataset(tmp_path / "in", rows)
-    result = generate(inp, tmp_path / "gen", cohere_config(), progress=False, log=lambda m: None)
+    result = generate(inp, tmp_path / "gen", cohere_config(backend=backend), progress=False, log=lambda m: None)
 
     reasons = {e["image_id"]: e["reason"] for e in result.errors}
     assert reasons == {"b" * 16: "image_metadata", "c" * 16: "undecodable_image", "d" * 16: "no_variety",
@@ -144,6 +147,7 @@ def test_bad_rows_get_their_reason_and_the_rest_goes_on(tmp_path, monkeypatch, c
     ds = datasets.load_from_disk(str(result.dataset_path))
     assert set(ds["image_id"]) == {"a" * 16} and ds.num_rows == 2 + N_TYPES
     assert not any(e.exif_seen for e in server.log)
+    assert b"SecretCam" not in b"".join(p.read_bytes() for p in (tmp_path / "gen").rglob("*") if p.is_file())
 
 
 def test_shared_real_images_end_to_end(tmp_path, monkeypatch, cohere_server_factory, shared_data):

@@ -12,7 +12,9 @@ once at the end, to a temporary folder renamed into place, so a kill never leave
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from typing import Any
 
 from vlcultura.config import GenerateConfig, dump_config, secrets_from_env
 from vlcultura.cultures import variety_for_country
-from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError
+from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError, check_image
 from vlcultura.data.generators.negatives import rule_negative
 from vlcultura.data.ledger import Ledger, StopRun
 from vlcultura.data.prompts import kto_prompt, load_prompts
@@ -59,8 +61,6 @@ def make_generator(backend: str, config: GenerateConfig, ledger: Ledger) -> Gene
 
         return TemplateGenerator(ledger, config.seed)
     if backend == "cohere":
-        import os
-
         from vlcultura.data.generators.cohere import CohereChat, CohereGenerator
 
         base_url = os.environ.get("VLCULTURA_COHERE_BASE_URL") or config.cohere.base_url
@@ -82,8 +82,6 @@ def _negative_types(config: GenerateConfig) -> list[NegativeType]:
 
 
 def _candidate_id(*parts: str) -> str:
-    import hashlib
-
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -152,8 +150,9 @@ def load_items(dataset: Any, config: GenerateConfig) -> Iterator[ImageItem | Ite
             except (KeyError, ValueError) as exc:
                 raise ItemError("no_prompts", str(exc).strip("'\"")) from None
             record = record.model_copy(update={"variety": prompts.tag})
-            yield ImageItem(record, _image_bytes(row["image"]), prompts,
-                            f"{config.prompt_version}-{prompts.digest}")
+            data = _image_bytes(row["image"])
+            check_image(data)
+            yield ImageItem(record, data, prompts, f"{config.prompt_version}-{prompts.digest}")
         except ItemError as exc:
             exc.image_id = image_id  # type: ignore[attr-defined]
             yield exc
@@ -265,6 +264,9 @@ def generate(input_path: str | Path, output_dir: str | Path, config: GenerateCon
     with _exclusive(out), \
             Ledger(ledger_path, budget_usd=config.budget_usd, prices=config.cohere.prices) as ledger:
         gen = make_generator(backend, config, ledger)
+        if config.negative_strategy == "rewrite" and not gen.paid:
+            raise ValueError(f"generate.negative_strategy: rewrite needs an LLM backend (cohere), not "
+                             f"{backend}; use `rule` or `auto`")
         workers = config.cohere.concurrency if backend == "cohere" else max(1, config.local_batch_size)
 
         async def main() -> list[list[dict[str, Any]]]:

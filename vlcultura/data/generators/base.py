@@ -6,8 +6,11 @@ ledger inside these methods, so the stage never needs to know which backend cost
 """
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+from PIL import Image
 
 from vlcultura.data.prompts import PromptSet
 from vlcultura.records import ImageRecord
@@ -39,6 +42,27 @@ class ItemError(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def check_image(data: bytes) -> tuple[str, tuple[int, int]]:
+    """(format, size) of image bytes that decode and carry no metadata; else an ItemError.
+
+    Ingest already strips EXIF/GPS/XMP; this is the last check before bytes are sent anywhere or
+    copied into the candidates dataset, for datasets that did not come from `vlcultura ingest`.
+    """
+    from vlcultura.data.images import metadata_markers
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            fmt, size = img.format or "", img.size
+    except Exception as exc:  # PIL raises many types for bad bytes
+        raise ItemError("undecodable_image", f"the stored image cannot be decoded ({exc}); re-run ingest") from None
+    markers = metadata_markers(data)
+    if markers:
+        raise ItemError("image_metadata", f"the image still carries metadata ({', '.join(markers)}) and is "
+                        "neither sent nor copied; run it through `vlcultura ingest`, which strips it")
+    return fmt, size
 
 
 class Generator(ABC):

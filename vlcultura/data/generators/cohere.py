@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import math
 import random
 import time
+from collections import deque
 from typing import Any
 
 import cohere
 import httpx
 import jsonschema
 from cohere.core.api_error import ApiError
-from PIL import Image
 
 from vlcultura.config import CohereConfig
-from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError
+from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError, check_image
 from vlcultura.data.ledger import (BilledInvalid, Ledger, MaybeBilled, Paid, QuotaExhausted, StopRun, Usage,
                                    request_key)
 from vlcultura.data.prompts import generation_messages, rewrite_messages
@@ -42,30 +41,49 @@ _MONTHLY_HINTS = ("month", "trial key")
 
 
 class RateLimiter:
-    """Spaces actual request starts by 60/limit s (1% headroom): no burst, ever.
+    """Request starts on an even schedule at `per_minute` less 1%, never more in any minute.
 
-    Servers count requests in a sliding minute as they ARRIVE. Slots computed ahead of time turn
-    any stall of the event loop (SQLite commits, parsing, a busy CPU) into a burst of late starts,
-    and a minute that holds the burst plus the regular flow passes the limit: 429s that each
-    cost a slot. Spacing from the previous *actual* start cannot burst; the 1% headroom absorbs
-    network jitter. Measured with benchmarks/cohere_throughput.py.
+    Servers count requests in a sliding minute as they ARRIVE. Three rules together:
+    - an ideal schedule (one slot every 60/limit s) so a stall of the event loop (SQLite commits,
+      parsing, a busy CPU) is caught up instead of lost for good;
+    - catching up at most at twice the rate (a minimum gap of half a slot), never as a burst;
+    - at most `cap` starts in any window (60 s) of our own clock, so catching up cannot pass it.
+    The 1% headroom absorbs the jitter between our start and the server's arrival. Measured with
+    benchmarks/cohere_throughput.py (results in benchmarks/results/).
     """
 
     HEADROOM = 0.01
+    MAX_LAG_S = 2.0  # catch up at most this much of the schedule (stalls, not idle spells)
 
-    def __init__(self, per_minute: float) -> None:
-        self.interval = 60.0 / (per_minute * (1 - self.HEADROOM)) if per_minute > 0 else 0.0
-        self._next = 0.0
+    def __init__(self, per_minute: float, window_s: float = 60.0) -> None:
+        self.window = window_s  # tests shrink the minute
+        self.interval = window_s / (per_minute * (1 - self.HEADROOM)) if per_minute > 0 else 0.0
+        self.cap = max(1, math.floor(per_minute * (1 - self.HEADROOM))) if per_minute > 0 else 0
+        self._slot: float | None = None  # set at the first request
+        self._last = -math.inf
+        self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()  # FIFO: one waiter sleeps at a time
+
+    def _ready_at(self, now: float) -> float:
+        while self._starts and now - self._starts[0] >= self.window:
+            self._starts.popleft()
+        if self._slot is None:
+            self._slot = now
+        ready = max(self._slot, self._last + self.interval / 2)
+        if len(self._starts) >= self.cap:
+            ready = max(ready, self._starts[0] + self.window)
+        return ready
 
     async def wait(self) -> None:
         if not self.interval:
             return
         async with self._lock:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next = time.monotonic() + self.interval
+            while (ready := self._ready_at(time.monotonic())) > time.monotonic():
+                await asyncio.sleep(ready - time.monotonic())
+            now = time.monotonic()
+            self._starts.append(now)
+            self._last = now
+            self._slot = max(self._slot or now, now - self.MAX_LAG_S) + self.interval
 
 
 def _error_text(exc: BaseException, secret: str | None) -> str:
@@ -146,8 +164,13 @@ class CohereChat:
 
     async def complete(self, messages: list[Any], schema: dict[str, Any], *, model: str | None = None,
                        idempotency_key: str | None = None, max_tokens: int | None = None,
-                       seed: int | None = None, temperature: float | None = None) -> Paid:
-        """Validated JSON answer + billed usage; raises BilledInvalid, StopRun or the last error."""
+                       seed: int | None = None, temperature: float | None = None,
+                       check: dict[str, Any] | None = None) -> Paid:
+        """Validated JSON answer + billed usage; raises BilledInvalid, StopRun or the last error.
+
+        `check` is a stricter schema for validation only (e.g. with `minLength`, which Cohere's
+        structured output refuses): the request carries `schema`, the answer must pass `check`.
+        """
         kwargs = dict(model=model or self.config.model, messages=messages,
                       response_format=cohere.JsonObjectResponseFormatV2(json_schema=schema),
                       temperature=self.config.temperature if temperature is None else temperature,
@@ -183,7 +206,7 @@ class CohereChat:
         usage = billed_usage(response)
         try:
             answer = json.loads(answer_text(response))
-            jsonschema.validate(answer, schema)
+            jsonschema.validate(answer, check or schema)
         except (ValueError, jsonschema.ValidationError) as exc:
             reason = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
             raise BilledInvalid(f"finish_reason={response.finish_reason}: {reason[:300]}", usage) from None
@@ -197,33 +220,22 @@ class CohereChat:
 
 
 def data_url(data: bytes) -> tuple[str, tuple[int, int]]:
-    """A base64 data URL of metadata-free image bytes, and the size; refuses EXIF/XMP-bearing bytes."""
+    """A base64 data URL of checked, metadata-free image bytes, and the image size."""
     if len(data) > MAX_IMAGE_BYTES:
         raise ItemError("image_too_large", f"{len(data)} bytes is over Cohere's 20 MB; re-run ingest "
                         "with a smaller ingest.max_side")
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            fmt, size, info, exif = img.format, img.size, img.info, img.getexif()
-    except Exception as exc:  # PIL raises many types for bad bytes
-        raise ItemError("undecodable_image", f"the stored image cannot be decoded ({exc}); re-run ingest") from None
-    if len(exif) or "exif" in info or "xmp" in info or "XML:com.adobe.xmp" in info:
-        raise ItemError("image_metadata", "the image still carries EXIF/XMP metadata and will not be "
-                        "sent; run it through `vlcultura ingest`, which strips it")
-    mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}.get(fmt or "")
+    fmt, size = check_image(data)
+    mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}.get(fmt)
     if mime is None:
         raise ItemError("unsupported_format", f"{fmt} images are not accepted by Cohere; re-run ingest")
     return f"data:{mime};base64,{base64.b64encode(data).decode()}", size
 
 
-def description_schema(n: int) -> dict[str, Any]:
-    """n required string fields (no min/max: Cohere's structured output does not support them)."""
-    props = {f"description_{i + 1}": {"type": "string"} for i in range(n)}
-    return {"type": "object", "properties": props, "required": list(props)}
-
-
-def rewrite_schema(types: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": {t: {"type": "string"} for t in types}, "required": list(types)}
+def strings_schema(names: list[str], strict: bool = False) -> dict[str, Any]:
+    """Required string fields. Cohere refuses min/max keywords, so `strict` (non-empty) is only
+    for checking answers locally, never sent."""
+    field: dict[str, Any] = {"type": "string", **({"minLength": 1, "pattern": r"\S"} if strict else {})}
+    return {"type": "object", "properties": {n: dict(field) for n in names}, "required": list(names)}
 
 
 class CohereGenerator(Generator):
@@ -239,14 +251,15 @@ class CohereGenerator(Generator):
         self.model = chat.config.model
 
     async def _paid(self, item: ImageItem, strategy: str, system: str, content: list[Any],
-                    schema: dict[str, Any], texts: list[str], images: list[tuple[int, int]]) -> Generated:
+                    names: list[str], texts: list[str], images: list[tuple[int, int]]) -> Generated:
         key = request_key(backend=self.name, model=self.model, prompt_version=item.prompt_version,
                           image_sha256=item.record.sha256, strategy=strategy, seed=self.seed)
         messages = [cohere.SystemChatMessageV2(content=system), cohere.UserChatMessageV2(content=content)]
+        schema, check = strings_schema(names), strings_schema(names, strict=True)
         entry = await self.ledger.run(
             key, stage="generate", backend=self.name, model=self.model,
             estimate=self.chat.estimate([system, *texts], images, schema),
-            call=lambda: self.chat.complete(messages, schema, idempotency_key=key, seed=self.seed),
+            call=lambda: self.chat.complete(messages, schema, idempotency_key=key, seed=self.seed, check=check),
             billed_attempts=self.chat.config.invalid_answer_retries + 1,
             meta={"image_id": item.record.id, "strategy": strategy})
         return Generated({k: str(v) for k, v in entry.response.items()}, key, self.model)
@@ -256,13 +269,14 @@ class CohereGenerator(Generator):
         system, user = generation_messages(item.prompts, item.record, n=n, seed=f"{self.seed}:{item.record.sha256}")
         content = [cohere.TextContent(text=user),
                    cohere.ImageUrlContent(image_url=cohere.ImageUrl(url=url, detail=self.chat.config.image_detail))]
-        got = await self._paid(item, f"describe:{n}", system, content, description_schema(n), [user], [size])
+        names = [f"description_{i + 1}" for i in range(n)]
+        got = await self._paid(item, f"describe:{n}", system, content, names, [user], [size])
         return Generated({str(i): got.texts[f"description_{i + 1}"] for i in range(n)}, got.ledger_key, got.model)
 
     async def rewrite(self, item: ImageItem, text: str, types: list[str]) -> Generated:
         system, user = rewrite_messages(item.prompts, item.record, text, types)
         return await self._paid(item, f"rewrite:{','.join(types)}", system, [cohere.TextContent(text=user)],
-                                rewrite_schema(types), [user], [])
+                                types, [user], [])
 
     async def aclose(self) -> None:
         await self.chat.aclose()
