@@ -159,3 +159,31 @@ def test_merged_adapter_captions_like_base_plus_adapter(setup, tmp_path):
                 for kind, run in runs.items()}
     assert captions["merged"] == captions["adapter"]
     assert runs["merged"].summary["info"]["tuned"].startswith("merged: ")
+
+
+def test_local_vlm_judge_is_cached_and_reports_unreadable_answers(setup, tmp_path):
+    root, recipe = setup
+    overrides = {"eval.output_dir": str(tmp_path / "ev"), "eval.judge": True, "eval.judge_backend": "local",
+                 "eval.judge_model": str(root / "base"), "eval.include_base": False}
+    run = evaluate(load_config(recipe, overrides))
+    tuned = run.summary["systems"]["tuned"]
+    assert {"judge CLAIR", "judge cultural_accuracy", "judge mean"} <= set(tuned)
+    # a random tiny model writes no readable score: NaN, and every image says why
+    assert tuned["judge CLAIR"]["value"] is None
+    assert sum("local CLAIR for image" in p for p in run.problems) == 4
+    assert any(n.startswith(f"judge: local {root / 'base'}") for n in run.summary["notes"]["tuned"])
+    cache = tmp_path / "ev" / "captions" / "judge-rubric.jsonl"
+    before = cache.read_text(encoding="utf-8")
+    evaluate(load_config(recipe, overrides))
+    assert cache.read_text(encoding="utf-8") == before  # judged once
+
+
+def test_parse_scores_reads_json_fenced_json_and_plain_text():
+    from vlcultura.eval.local_judge import parse_scores
+
+    names = ("specificity", "respect")
+    assert parse_scores('```json\n{"specificity": {"score": 4, "reason": "ok"}, "respect": 5}\n```', names, 1, 5) \
+        == {"specificity": 4.0, "respect": 5.0}
+    assert parse_scores("specificity: 3\nrespect = 9", names, 1, 5) == {"specificity": 3.0}  # 9 is out of range
+    assert parse_scores('{"score": 85, "reason": "same dish"}', ["score"], 0, 100) == {"score": 85.0}
+    assert parse_scores("no idea", names, 1, 5) == {}

@@ -225,6 +225,8 @@ class EvalConfig(StrictModel):
     gallery_size: int = 24
     judge: bool = False  # Cohere judge (needs CO_API_KEY); settings from `judge` and `generate.cohere`
     judge_mode: Literal["clair", "rubric", "both"] = "both"
+    judge_backend: Literal["cohere", "local"] = "cohere"
+    judge_model: str | None = None  # local backend: a VLM folder or Hub id (loaded like `model`)
     judge_budget_usd: float = 10.0  # cap on the judge ledger (all it ever recorded)
     judge_ledger_path: str | None = None  # default: <output_dir>/judge_ledger.sqlite
     seed: int = 0

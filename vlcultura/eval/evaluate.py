@@ -104,20 +104,42 @@ def _add_judge_scores(config: PipelineConfig, systems: dict[str, Any], scored: l
     from vlcultura.eval.judge import JudgeItem, judge_captions, png_bytes
 
     ev = config.eval
-    pngs = {i.id: png_bytes(i.images[0]) if i.images else None for i in scored}
+    local = _load_local_judge(config) if ev.judge_backend == "local" else None
+    pngs = {i.id: png_bytes(i.images[0]) if i.images else None for i in scored} if local is None else {}
     for name, scores in systems.items():
-        items = [JudgeItem(i.id, cap, i.references, pngs[i.id], i.meta.country, i.meta.variety, i.meta.labels)
+        items = [JudgeItem(i.id, cap, i.references, pngs.get(i.id), i.meta.country, i.meta.variety, i.meta.labels)
                  for i, cap in zip(scored, scores.predictions)]
-        try:
-            result = judge_captions(items, ev.judge_mode, language, config.judge, config.generate.cohere,
-                                    ev.judge_ledger_path or out / "judge_ledger.sqlite", ev.judge_budget_usd)
-        except StopRun as err:
-            problems.append(f"{name}: judge stopped ({err}); paid answers are kept in the ledger, run again to resume")
-            continue
+        if local is not None:
+            from vlcultura.eval.local_judge import local_judge
+
+            result = local_judge(items, {i.id: i.images[0] for i in scored if i.images}, ev.judge_mode, language,
+                                 *local, out / "captions", ev.batch_size)
+            scores.notes.append(f"judge: local {ev.judge_model} (reads JSON or `name: number` answers)")
+        else:
+            try:
+                result = judge_captions(items, ev.judge_mode, language, config.judge, config.generate.cohere,
+                                        ev.judge_ledger_path or out / "judge_ledger.sqlite", ev.judge_budget_usd)
+            except StopRun as err:
+                problems.append(f"{name}: judge stopped ({err}); paid answers are kept in the ledger, "
+                                "run again to resume")
+                continue
+            scores.notes.append(f"judge: Cohere {config.generate.cohere.judge_model or config.generate.cohere.model}, "
+                                f"spent {result.spent_usd:.4f} USD this run")
         scores.metrics.update({m.name: m for m in result.metrics})
-        scores.notes.append(f"judge: {config.generate.cohere.judge_model or config.generate.cohere.model}, "
-                            f"spent {result.spent_usd:.4f} USD this run")
         problems.extend(f"{name}: {p}" for p in result.problems)
+    del local
+    gc.collect()
+    _empty_cuda_cache()
+
+
+def _load_local_judge(config: PipelineConfig) -> tuple[Any, Any, str]:
+    """(model, processor, fingerprint) of the local judge VLM."""
+    from vlcultura.eval.systems import load_system, system_id
+
+    if not config.eval.judge_model:
+        raise EvalDataError("eval.judge_backend: local needs eval.judge_model (a VLM folder or Hub id)")
+    model, processor = load_system("model", config.model, config.eval.judge_model)
+    return model, processor, system_id("model", config.model, config.eval.judge_model)
 
 
 def evaluate(config: PipelineConfig) -> EvalRun:

@@ -78,7 +78,8 @@ def _generate_batch(model: Any, processor: Any, items: Sequence[EvalImage], deco
 
     texts = [processor.apply_chat_template(item.prompt, add_generation_prompt=True) for item in items]
     images = [[im.convert("RGB") for im in item.images] for item in items]
-    inputs = processor(text=texts, images=images, return_tensors="pt", padding=True, padding_side="left")
+    inputs = processor(text=texts, images=images if any(images) else None,  # text-only prompts (a judge)
+                       return_tensors="pt", padding=True, padding_side="left")
     inputs = inputs.to(model.device, dtype=model.dtype)  # casts only floating tensors (pixel values)
     torch.manual_seed(decoding.seed)
     with torch.inference_mode():
