@@ -98,6 +98,7 @@ def test_merge_and_load_back_for_generation(tmp_path, fixtures):
     out = tmp_path / "out"
     result = train(tiny_recipe(models["qwen2_5_vl"], data, out, merge_adapter=True))
     assert result.merged_dir and (out / "merged" / "config.json").is_file()
+    assert json.loads((out / "train_facts.json").read_text())["result"]["merged_dir"] == result.merged_dir
     adapter_model, processor = load_for_generation(out)
     merged_model, merged_processor = load_for_generation(out, merged=True)
     images = [tiny_image(1), tiny_image(2)]

@@ -273,26 +273,32 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         trainer.save_state()
-        _write_outputs(config, out, preset, dtype, image_settings, findings, result, raw_ds, use_cpu,
-                       recipe)
+        _write_resolved_config(config, out)  # the merge reads the base model from it
         if tc.merge_adapter:
             from vlcultura.train.merge import merge_and_save
 
             result.merged_dir = str(merge_and_save(out))
+        _write_outputs(config, out, preset, dtype, image_settings, findings, result, raw_ds, use_cpu,
+                       recipe)
         from vlcultura.cards.model_card import write_model_card
 
         write_model_card(out, recipe=recipe)
     return result
 
 
-def _write_outputs(config: PipelineConfig, out: Path, preset: FamilyPreset, dtype: Any,
-                   image_settings: dict[str, Any], findings: list[preflight.Finding],
-                   result: TrainResult, raw_ds: Any, use_cpu: bool, recipe: str | None) -> None:
-    """The resolved recipe, the preflight report and the facts the Model Card is built from."""
-    d, u, weights_source = effective_weights(config)
+def _write_resolved_config(config: PipelineConfig, out: Path) -> None:
+    """The recipe as it ran, with the class weights actually used."""
+    d, u, _ = effective_weights(config)
     resolved = config.model_copy(deep=True)
     resolved.train.desirable_weight, resolved.train.undesirable_weight = d, u
     dump_config(resolved, out / "config.yaml")
+
+
+def _write_outputs(config: PipelineConfig, out: Path, preset: FamilyPreset, dtype: Any,
+                   image_settings: dict[str, Any], findings: list[preflight.Finding],
+                   result: TrainResult, raw_ds: Any, use_cpu: bool, recipe: str | None) -> None:
+    """The preflight report and the facts the Model Card is built from."""
+    d, u, weights_source = effective_weights(config)
     (out / PREFLIGHT_FILE).write_text(json.dumps([asdict(f) for f in findings], indent=2), encoding="utf-8")
     labels = list(raw_ds["label"]) if "label" in raw_ds.column_names else []
     varieties = sorted({v for v in raw_ds["variety"] if v}) if "variety" in raw_ds.column_names else []
