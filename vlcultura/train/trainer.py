@@ -172,8 +172,8 @@ def _hardware(use_cpu: bool) -> dict[str, Any]:
     return hw
 
 
-def _prepare_data(config: PipelineConfig) -> tuple[Any, Any, str]:
-    """The training split (DPO: paired), the raw split, and the answer column(s) layout."""
+def _prepare_data(config: PipelineConfig) -> tuple[Any, Any]:
+    """The training split (DPO: paired) and the raw (unpaired) split."""
     tc = config.train
     if not tc.dataset:
         raise TrainSetupError("train.dataset is not set: give the path of `vlcultura export`'s "
@@ -183,19 +183,19 @@ def _prepare_data(config: PipelineConfig) -> tuple[Any, Any, str]:
         raise TrainSetupError(f"dataset {tc.dataset!r} has no 'train' split (has {list(splits)})")
     raw = splits["train"]
     if tc.algorithm == "kto":
-        return raw, raw, "kto"
+        return raw, raw
     found = preflight.check_schema(raw, "kto")
     preflight.raise_on_errors(found)
-    return to_dpo_pairs(raw), raw, "dpo"
+    return to_dpo_pairs(raw), raw
 
 
 def run_preflight(config: PipelineConfig, preset: FamilyPreset | None, processor: Any,
                   train_ds: Any, raw_ds: Any, args: Any, use_cpu: bool) -> tuple[list[preflight.Finding], int]:
     """All checks that need no model; returns the findings and the longest sequence."""
-    tc = config.train
-    algo = tc.algorithm
     import torch
 
+    tc = config.train
+    algo = tc.algorithm
     findings = preflight.check_schema(train_ds, algo)
     findings += preflight.check_dtype(config.model, preset, use_cpu)
     findings += preflight.check_launch(torch.cuda.device_count(), args.world_size, use_cpu)
@@ -231,7 +231,7 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
                                if f.level == "error"])
     dtype = resolve_dtype(config.model, preset, use_cpu)
     processor = load_processor(config.model, preset)
-    train_ds, raw_ds, _ = _prepare_data(config)
+    train_ds, raw_ds = _prepare_data(config)
     args = build_training_args(config, dtype, use_cpu)
     findings, seq_len = run_preflight(config, preset, processor, train_ds, raw_ds, args, use_cpu)
 
