@@ -102,5 +102,9 @@ def load_eval_images(dataset_dir: str | Path, split: str = "test",
 
 def train_references(dataset_dir: str | Path, split: str = "train") -> list[list[str]]:
     """Desirable texts per image of another split: a fixed CIDEr-D IDF corpus."""
+    import datasets
+
+    if not isinstance(datasets.load_from_disk(str(dataset_dir)), datasets.DatasetDict):
+        raise EvalDataError(f"{dataset_dir} has no {split!r} split to take a fixed CIDEr-D IDF from")
     refs, _, _ = references_by_image(load_split(dataset_dir, split))
     return list(refs.values())
