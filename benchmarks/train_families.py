@@ -136,7 +136,8 @@ def run_inprocess(cfg: PipelineConfig) -> dict:
     result = train(cfg)
     return {"trainer": result.trainer_class, "samples_per_s": result.steady_samples_per_second,
             "peak_gib": result.peak_gpu_memory_gib, "processes": result.world_size,
-            "fast_path_reasons": result.fast_path_reasons, "global_step": result.global_step}
+            "fast_path_reasons": result.fast_path_reasons, "global_step": result.global_step,
+            "train_wall_s": result.wall_time_s}
 
 
 def run_launched(cfg: PipelineConfig, launcher: str, work: Path) -> dict:
@@ -155,12 +156,14 @@ def run_launched(cfg: PipelineConfig, launcher: str, work: Path) -> dict:
     facts = json.loads((Path(cfg.train.output_dir) / "train_facts.json").read_text())["result"]
     return {"trainer": facts["trainer_class"], "samples_per_s": facts["steady_samples_per_second"],
             "peak_gib": facts["peak_gpu_memory_gib"], "processes": facts["world_size"],
-            "fast_path_reasons": facts["fast_path_reasons"], "global_step": facts["global_step"]}
+            "fast_path_reasons": facts["fast_path_reasons"], "global_step": facts["global_step"],
+            "train_wall_s": facts["wall_time_s"]}
 
 
 def table(rows: list[dict]) -> str:
-    head = "| shape | mode | trainer | launch | procs | samples/s | peak GiB | vs 1 GPU | note |"
-    lines = [head, "|" + "---|" * 9]
+    head = ("| shape | mode | trainer | launch | procs | samples/s (steady) | train wall s (all steps, "
+            "one-time work included) | peak GiB | vs 1 GPU | note |")
+    lines = [head, "|" + "---|" * 10]
     base = {(r["shape"], r["mode"], r["trainer_kind"]): r["samples_per_s"] for r in rows
             if r["launch"] in ("inprocess", "single_gpu") and r.get("samples_per_s")}
     for r in rows:
@@ -169,7 +172,8 @@ def table(rows: list[dict]) -> str:
             "inprocess", "single_gpu") else ""
         note = r.get("error", "")[:60] or "; ".join(r.get("fast_path_reasons") or [])[:60]
         lines.append(f"| {r['shape']} | {r['mode']} | {r.get('trainer', r['trainer_kind'])} | {r['launch']} | "
-                     f"{r.get('processes', '')} | {r.get('samples_per_s') or ''} | {r.get('peak_gib') or ''} | "
+                     f"{r.get('processes', '')} | {r.get('samples_per_s') or ''} | {r.get('train_wall_s') or ''} | "
+                     f"{r.get('peak_gib') or ''} | "
                      f"{scale} | {note} |")
     return "\n".join(lines)
 
