@@ -52,7 +52,7 @@ def _content(i: int) -> tuple[str, list[object]]:
 
 async def _requests(url: str, key: str, ids: range, config: CohereConfig, ledger: Ledger,
                     sequential: bool = False) -> list[float]:
-    """Run requests `ids` through Ledger.run + CohereChat (all at once, or one by one); seconds each."""
+    """Run requests `ids` through Ledger.run + CohereChat (by `concurrency` workers, or one by one)."""
     chat = CohereChat(config, key, base_url=url)
     schema = strings_schema(["description_1", "description_2"])
     durations: list[float] = []
@@ -68,11 +68,13 @@ async def _requests(url: str, key: str, ids: range, config: CohereConfig, ledger
                          call=lambda: chat.complete(messages, schema, idempotency_key=k))
         durations.append(time.perf_counter() - t0)
 
-    if sequential:
-        for i in ids:
-            await one(i)
-    else:
-        await asyncio.gather(*(one(i) for i in ids))
+    todo = list(ids)
+
+    async def worker() -> None:  # like the generate stage: `concurrency` workers, each one image at a time
+        while todo:
+            await one(todo.pop(0))
+
+    await asyncio.gather(*(worker() for _ in range(1 if sequential else config.concurrency)))
     await chat.aclose()
     return durations
 
