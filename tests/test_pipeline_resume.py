@@ -9,10 +9,9 @@ from vlcultura.stages import DATASET_STAGES
 from vlcultura.run_layout import RunLayout
 
 
-def _recipe(path, train=None, **export):
+def _recipe(path, **export):
     data = yaml.safe_load(QUICKSTART.read_text())
     data["export"].update(export)
-    data["train"].update(train or {})
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -31,7 +30,7 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
     assert layout.done_record("ingest")["summary"]["rows"] == n_photos  # --images replaced the samples
     assert "synthetic sample images" not in failed.output
 
-    _recipe(recipe, train={"max_steps": 2, "merge_adapter": True}, name="mis_fotos_images_kto")
+    _recipe(recipe, name="mis_fotos_images_kto")
     resumed = vlcultura("run", str(recipe), "--output", str(out), "--images", str(photos), *stages)
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert resumed.output.count("skipped (done)") == len(DATASET_STAGES) - 1
@@ -40,15 +39,19 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
 
     accelerate = ROOT / "configs" / "accelerate" / "cpu_2proc.yaml"  # two processes over gloo
     trained = vlcultura("run", str(recipe), "--output", str(out), "--stage", "base_model", "--stage", "train",
-                        "--accelerate", str(accelerate))
+                        "--accelerate", str(accelerate), "--set", "train.max_steps=2",
+                        "--set", "train.merge_adapter=true", "--images", str(photos))
     assert trained.returncode == 0, trained.output[-3000:]
     assert "accelerate launch --config_file" in trained.output and "2 steps" in trained.output
     assert (layout.output("train", "adapter") / "adapter_model.safetensors").is_file()
     assert "configs/recipe.yaml" in layout.output("train", "model_card").read_text(encoding="utf-8")
 
-    staged = vlcultura("publish", str(recipe), "--output", str(out), "--dry-run")  # merged weights on top
+    staged = vlcultura("publish", str(recipe), "--output", str(out), "--dry-run",
+                       "--set", "train.merge_adapter=true")  # merged weights on top
     assert staged.returncode == 0, staged.output[-3000:]
     model_repo = out / "publish" / "model"
+    resolved = yaml.safe_load((model_repo / "configs" / "resolved.yaml").read_text())
+    assert resolved["train"]["max_steps"] == 2 and resolved["ingest"]["source"] == str(photos.resolve())
     assert (model_repo / "model.safetensors").is_file() and (model_repo / "config.json").is_file()
     assert (model_repo / "adapter" / "adapter_model.safetensors").is_file()
     assert not (model_repo / "evaluation").exists()  # evaluate did not run: nothing pretends it did
@@ -59,11 +62,18 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
 
 
 def test_unknown_stage_and_bad_recipe_are_refused_clearly(tmp_path):
-    run = vlcultura("run", str(QUICKSTART), "--output", str(tmp_path), "--stage", "trian")
-    assert run.returncode == 2 and "unknown stage(s) trian" in run.output
+    from typer.testing import CliRunner
+
+    from vlcultura.cli import app
+
+    runner = CliRunner()
+    run = runner.invoke(app, ["run", str(QUICKSTART), "--output", str(tmp_path), "--stage", "trian"])
+    assert run.exit_code == 2 and "unknown stage(s) trian" in run.output
     typo = tmp_path / "typo.yaml"
     typo.write_text("train:\n  learnin_rate: 0.1\n")
     for command in ("run", "publish"):
-        result = vlcultura(command, str(typo), "--output", str(tmp_path))
-        assert result.returncode == 2 and "not a valid recipe" in result.output and "learnin_rate" in result.output
-        assert "Traceback" not in result.output
+        result = runner.invoke(app, [command, str(typo), "--output", str(tmp_path)])
+        assert result.exit_code == 2 and "not a valid recipe" in result.output and "learnin_rate" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    bad_set = runner.invoke(app, ["run", str(QUICKSTART), "--output", str(tmp_path), "--set", "train.max_steps"])
+    assert bad_set.exit_code == 2 and "KEY=VALUE" in bad_set.output

@@ -17,8 +17,9 @@ from typing import Literal
 
 import typer
 
-from vlcultura.config import PipelineConfig, dump_config
-from vlcultura.run_layout import RECIPE_IN_REPO, RunLayout
+from vlcultura.config import PipelineConfig
+from vlcultura.pipeline import SET_OPTION, read_recipe
+from vlcultura.run_layout import RECIPE_IN_REPO, RESOLVED_IN_REPO, RunLayout
 
 RepoType = Literal["dataset", "model"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone: scripts/ and configs/ live here
@@ -72,12 +73,11 @@ def _add_provenance(folder: Path, layout: RunLayout, config: PipelineConfig,
                              "clone (pip install -e .) so the repo carries the scripts used")
     configs = folder / "configs"
     configs.mkdir(parents=True, exist_ok=True)
-    if layout.recipe_path.is_file():
-        shutil.copyfile(layout.recipe_path, folder / RECIPE_IN_REPO)
-    dump_config(config, configs / "resolved.yaml")
+    shutil.copyfile(layout.recipe_path, folder / RECIPE_IN_REPO)  # as written
+    shutil.copyfile(layout.resolved_config_path, folder / RESOLVED_IN_REPO)  # as it ran (--set included)
     if plan.repo_type == "model" and (PROJECT_ROOT / "configs" / "accelerate").is_dir():
         _copy_tree(PROJECT_ROOT / "configs" / "accelerate", configs / "accelerate")
-    write_notebook(plan.kind, config, RECIPE_IN_REPO, folder / "notebooks")
+    write_notebook(plan.kind, config, RESOLVED_IN_REPO, folder / "notebooks")
 
 
 def card_problems(text: str, kind: str) -> list[str]:
@@ -248,13 +248,12 @@ def publish_command(
     config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="the recipe the run used"),
     output: Path | None = typer.Option(None, "--output", "-o", help="the run's folder (default: the recipe's output_dir)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="stage and check the repos, list every file, push nothing"),
+    set_: list[str] | None = SET_OPTION,
 ) -> None:
     """Assemble the dataset and model repos of a finished run and push them to the Hub."""
     from vlcultura.data.dataset_repo import MissingTokenError
 
-    from vlcultura.pipeline import read_recipe
-
-    config = read_recipe(config_path)
+    config = read_recipe(config_path, set_)
     try:
         plans = publish(config, output or config.output_dir, dry_run=dry_run)
     except (MissingTokenError, PublishError, FileNotFoundError) as err:

@@ -64,9 +64,11 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
     unknown = [s for s in stages or () if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; the stages are: {', '.join(STAGES)}")
+    if images:  # the same as --set ingest.source=DIR, so the resolved recipe records it
+        config = config.model_copy(update={"ingest": config.ingest.model_copy(
+            update={"source": str(Path(images).resolve())})})
     layout = RunLayout.at(output_dir or config.output_dir)
-    ctx = RunContext(config, layout, console or Console(), Path(images) if images else None,
-                     Path(accelerate).resolve() if accelerate else None)
+    ctx = RunContext(config, layout, console or Console(), Path(accelerate).resolve() if accelerate else None)
     _prepare(config, layout, Path(recipe) if recipe else None)
     results = []
     for stage in (s for s in STAGES if stages is None or s in stages):
@@ -89,12 +91,17 @@ def run_pipeline(config: PipelineConfig, output_dir: str | Path | None = None, *
     return results
 
 
-def read_recipe(path: Path) -> PipelineConfig:
-    """The recipe, or a clear error naming the bad key (not a traceback)."""
+SET_OPTION = typer.Option(None, "--set", help="override a recipe key: train.max_steps=10 (repeatable)")
+
+
+def read_recipe(path: Path, overrides: list[str] | None = None) -> PipelineConfig:
+    """The recipe with `--set KEY=VALUE` overrides, or a clear error naming the bad key."""
     import yaml
 
+    from vlcultura.train.trainer import parse_overrides
+
     try:
-        return load_config(path)
+        return load_config(path, parse_overrides(overrides or []))
     except (ValueError, yaml.YAMLError) as err:  # pydantic's ValidationError, YAML syntax or shape
         typer.secho(f"error: {path} is not a valid recipe:\n{err}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -122,6 +129,7 @@ def run_command(
     accelerate: Path | None = typer.Option(None, "--accelerate", exists=True, dir_okay=False,
                                            help="train under `accelerate launch` with this config "
                                                 "(configs/accelerate/*.yaml): several GPUs"),
+    set_: list[str] | None = SET_OPTION,
     traceback: bool = typer.Option(False, "--traceback", help="show the full traceback when a stage fails"),
 ) -> None:
     """Run every stage of a recipe into one folder; a re-run skips finished stages."""
@@ -132,7 +140,7 @@ def run_command(
         raise typer.BadParameter(f"unknown stage(s) {', '.join(bad)}; the stages are: {', '.join(STAGES)}",
                                  param_hint="--stage")
     console = Console()
-    config = read_recipe(config_path)
+    config = read_recipe(config_path, set_)
     layout = RunLayout.at(output or config.output_dir)
     start = time.perf_counter()
     try:

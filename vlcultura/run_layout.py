@@ -14,6 +14,7 @@ from typing import Any
 
 DONE_MARKER = ".done.json"
 RECIPE_IN_REPO = "configs/recipe.yaml"  # where publish puts the recipe in each repo; cards link it
+RESOLVED_IN_REPO = "configs/resolved.yaml"  # the run's resolved recipe; the notebooks load it
 
 
 @dataclass(frozen=True)

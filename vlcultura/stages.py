@@ -30,7 +30,6 @@ class RunContext:
     config: PipelineConfig
     layout: RunLayout
     console: Any  # rich.console.Console
-    images: Path | None = None  # --images: photos instead of ingest.source
     accelerate: Path | None = None  # --accelerate: train under `accelerate launch` with this config
 
     def out(self, stage: str) -> Path:
@@ -51,7 +50,7 @@ StageFn = Callable[[RunContext], dict[str, Any]]
 def _ingest(ctx: RunContext) -> dict[str, Any]:
     from vlcultura.data.ingest import SAMPLES_SOURCE, ingest
 
-    source = str(ctx.images) if ctx.images else (ctx.config.ingest.source or SAMPLES_SOURCE)
+    source = ctx.config.ingest.source or SAMPLES_SOURCE
     if source == SAMPLES_SOURCE:
         ctx.notice("no photos given: vlcultura draws its own synthetic sample images "
                    "(use --images DIR or ingest.source for yours)")
@@ -313,9 +312,6 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 
 
 def recipe_fingerprint(ctx: RunContext, stage: str) -> dict[str, Any]:
-    """What a stage's result depends on in the recipe (and `--images` for ingest)."""
-    sections = {name: getattr(ctx.config, name).model_dump(mode="json") for name in STAGE_SECTIONS[stage]}
-    if stage == "ingest" and ctx.images:
-        sections["images"] = str(ctx.images)
-    return sections
+    """What a stage's result depends on in the recipe."""
+    return {name: getattr(ctx.config, name).model_dump(mode="json") for name in STAGE_SECTIONS[stage]}
 DATASET_STAGES: tuple[str, ...] = STAGES[: STAGES.index("export") + 1]
