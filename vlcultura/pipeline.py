@@ -156,6 +156,8 @@ def run_command(
         raise typer.Exit(1) from None
     console.print(summary_table(results, layout))
     console.print(f"done in {time.perf_counter() - start:.1f} s; outputs in {layout.root}")
+    if all(layout.is_done(s) for s in STAGES):
+        console.print(f"next: vlcultura publish {config_path} --output {layout.root} --dry-run", markup=False)
 
 
 def register(app: typer.Typer) -> None:
