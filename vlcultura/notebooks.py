@@ -12,6 +12,18 @@ from pathlib import Path
 from vlcultura.config import PipelineConfig
 
 OUTPUT = "outputs"
+STAGE_NOTES = {
+    "ingest": "Validate and normalise the photos, strip EXIF/GPS, attach country, variety, topic, labels.",
+    "generate": "Desirable and typed undesirable descriptions per image (Cohere, or the offline template "
+                "backend); every paid call goes through the budgeted ledger.",
+    "filter": "Rule filters: language and variety, refusals, length, near-duplicates.",
+    "judge": "Judge scores (Cohere as LLM-as-judge, or offline rules) and keep/drop decisions with reasons.",
+    "review": "People review in Argilla (or, without a server, the rows are auto-accepted and say so).",
+    "export": "The `*_images_kto` and `*_prompts` datasets, split by image, with the Dataset Card.",
+    "base_model": "The base model (`tiny:<family>` builds a tiny offline one).",
+    "train": "KTO (or DPO) + LoRA with TRL, CodeCarbon emissions, the Model Card.",
+    "evaluate": "Base vs tuned captions of held-out images: lexical and cultural metrics, confidence intervals.",
+}
 
 _SETUP = """\
 from vlcultura.config import load_config
@@ -70,7 +82,7 @@ def build_notebook(kind: str, config: PipelineConfig, recipe: str):
         new_code_cell(_SETUP.format(recipe=recipe, output=OUTPUT)),
     ]
     for stage in stages:
-        cells.append(new_markdown_cell(f"## {stage}"))
+        cells.append(new_markdown_cell(f"## {stage}\n\n{STAGE_NOTES[stage]}"))
         cells.append(new_code_cell(f"run_pipeline(config, OUTPUT, stages=[{stage!r}])"))
     cells.append(new_markdown_cell("## What came out"))
     cells.append(new_code_cell(_LOAD_DATASET))
