@@ -80,3 +80,37 @@ def test_sigkill_mid_run_then_rerun_completes_without_paying_twice(tmp_path, coh
         interrupted = db.execute("SELECT COUNT(*) FROM requests WHERE interrupted_usd > 0").fetchone()[0]
     assert statuses == {"done": 2 * n_images}
     assert interrupted == CONCURRENCY  # what was in flight at the kill is counted as possibly billed
+
+
+def test_repeated_kills_at_arbitrary_points_lose_nothing_and_account_for_everything(tmp_path, cohere_server_factory):
+    """Kills that land anywhere in the request cycle: an answer that arrived but was not yet
+    committed is bought again on the re-run (no provider-side idempotency can prevent that), so
+    every key paid twice must be one the ledger counted as interrupted."""
+    server = cohere_server_factory(latency_s=0.03)
+    inp = ingested(tmp_path)
+    n_images = datasets.load_from_disk(str(inp / "dataset")).num_rows
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"generate": {"backend": "cohere", "cohere": {
+        "base_url": server.url, "concurrency": 6, "requests_per_minute": 60000, "backoff_s": 0.01}}}))
+    out = tmp_path / "gen"
+    env = {**os.environ, "CO_API_KEY": server.key}
+    cmd = [sys.executable, "-m", "vlcultura.cli", "generate", "-i", str(inp), "-o", str(out), "-c", str(recipe),
+           "--no-progress"]
+    for threshold in (6, 20, 34):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait(lambda: _done(out / "ledger.sqlite") >= threshold or proc.poll() is not None, "progress")
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+
+    ds = datasets.load_from_disk(str(out / "candidates"))
+    assert ds.num_rows == n_images * (2 + len(NegativeType)) and len(set(ds["id"])) == ds.num_rows
+    billed = Counter(server.billed_keys())
+    assert len(billed) == 2 * n_images
+    with sqlite3.connect(out / "ledger.sqlite") as db:
+        interrupted = {k for (k,) in db.execute("SELECT key FROM requests WHERE interrupted_usd > 0")}
+        assert db.execute("SELECT COUNT(*) FROM requests WHERE status != 'done'").fetchone()[0] == 0
+    assert {k for k, n in billed.items() if n > 1} <= interrupted

@@ -152,7 +152,7 @@ class Ledger:
         self.prices = dict(prices or {})
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a `sent` mark survives even a power cut
         self._db.executescript(SCHEMA)
         self._recover_interrupted()
         self._key_locks: dict[str, asyncio.Lock] = {}
