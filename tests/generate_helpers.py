@@ -25,7 +25,7 @@ def cohere_config(**overrides: Any) -> GenerateConfig:
     """A generate config for the loopback server: fast backoff, no rate limit, small retries."""
     cohere = {"requests_per_minute": 60_000, "concurrency": 8, "backoff_s": 0.01, "backoff_max_s": 0.05,
               "timeout_s": 5.0, **overrides.pop("cohere", {})}
-    return GenerateConfig(backend="cohere", cohere=CohereConfig(**cohere), **overrides)
+    return GenerateConfig(**{"backend": "cohere", **overrides}, cohere=CohereConfig(**cohere))
 
 
 def use_server(monkeypatch: Any, server: Any) -> None:
