@@ -100,10 +100,9 @@ def context(meta: ImageMeta, tag: str) -> dict[str, Any]:
     }
 
 
-def generation_messages(ps: PromptSet, meta: ImageMeta, *, n: int, seed: str,
-                        sentences: str = "dos o tres") -> tuple[str, str]:
+def generation_messages(ps: PromptSet, meta: ImageMeta, *, n: int, seed: str) -> tuple[str, str]:
     """(system, user text) asking for `n` desirable descriptions; may use the metadata."""
-    ctx = {**context(meta, ps.tag), "n": n, "sentences": sentences}
+    ctx = {**context(meta, ps.tag), "n": n, "sentences": ps.texts("sentences")[0]}
     return render(ps.texts("persona")[0], **ctx), render(ps.pick("instructions", seed), **ctx)
 
 
