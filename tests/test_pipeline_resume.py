@@ -77,3 +77,33 @@ def test_unknown_stage_and_bad_recipe_are_refused_clearly(tmp_path):
         assert result.exception is None or isinstance(result.exception, SystemExit)
     bad_set = runner.invoke(app, ["run", str(QUICKSTART), "--output", str(tmp_path), "--set", "train.max_steps"])
     assert bad_set.exit_code == 2 and "KEY=VALUE" in bad_set.output
+
+
+def test_killed_run_resumes_to_the_same_dataset(tmp_path, tmp_path_factory):
+    """SIGKILL right after the review stage finished, run again: same KTO rows as an unbroken run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from datasets import load_from_disk
+    from pipeline_helpers import offline_env, quickstart_run
+
+    reference, run = quickstart_run(tmp_path_factory.getbasetemp())
+    assert run.returncode == 0, run.output[-3000:]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "vlcultura.cli", "run", str(QUICKSTART), "--output", str(out)],
+                            cwd=ROOT, env=offline_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not RunLayout.at(out).is_done("review") and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    layout = RunLayout.at(out)
+    assert layout.is_done("review") and not layout.is_done("evaluate")
+    resumed = vlcultura("run", str(QUICKSTART), "--output", str(out))
+    assert resumed.returncode == 0, resumed.output[-3000:]
+    assert resumed.output.count("skipped (done)") >= DATASET_STAGES.index("review") + 1
+    got, want = (load_from_disk(str(RunLayout.at(d).output("export", "dataset"))) for d in (out, reference))
+    for split in ("train", "test"):
+        assert sorted(got[split]["id"]) == sorted(want[split]["id"])
