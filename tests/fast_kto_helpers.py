@@ -43,9 +43,10 @@ def kto_args(out_dir, steps: int = 3, batch: int = 4, **overrides) -> KTOConfig:
     return KTOConfig(**settings)
 
 
-def make_trainer(trainer_cls, family: str, out_dir, rows: int = 8, **arg_overrides):
+def make_trainer(trainer_cls, family: str, out_dir, rows: int = 8, dtype=torch.float32, **arg_overrides):
     """A trainer on the tiny `family` model (seed 0) with LoRA B randomised: nonzero rewards."""
     model, processor = build_tiny_vlm_in_memory(family, seed=0)
+    model.to(dtype)
     trainer = trainer_cls(model=model, args=kto_args(out_dir, **arg_overrides), train_dataset=kto_dataset(rows),
                           processing_class=processor, peft_config=lora_config(family))
     generator = torch.Generator().manual_seed(1)
