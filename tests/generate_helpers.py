@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 from PIL import Image
 
 from vlcultura.config import CohereConfig, GenerateConfig, IngestConfig
@@ -34,9 +35,15 @@ def use_server(monkeypatch: Any, server: Any) -> None:
     monkeypatch.setenv("VLCULTURA_COHERE_BASE_URL", server.url)
 
 
-def jpeg(color: tuple[int, int, int] = (200, 120, 40), exif: bool = False) -> bytes:
+def photo(seed: int = 0, mode: str = "RGB") -> Image.Image:
+    """A small textured picture (flat colours would all be perceptual duplicates of each other)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(pixels, "RGB").resize((64, 48), Image.NEAREST).convert(mode)
+
+
+def jpeg(seed: int = 0, exif: bool = False) -> bytes:
     """A small JPEG, optionally carrying EXIF with GPS tags (what ingest must have removed)."""
-    img = Image.new("RGB", (64, 48), color)
+    img = photo(seed)
     buf = io.BytesIO()
     if exif:
         meta = Image.Exif()

@@ -1,6 +1,7 @@
 """The cohere backend end to end: real `cohere` client, loopback server, real SQLite and datasets."""
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, deque
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import datasets
 import pytest
 from cohere_server import cohere_server_factory  # noqa: F401  (fixture)
-from generate_helpers import cohere_config, handmade_dataset, ingested, jpeg, use_server
+from generate_helpers import cohere_config, handmade_dataset, ingested, jpeg, photo, use_server
+from PIL import Image
 
 from vlcultura.data.generate import generate
 from vlcultura.data.ledger import Ledger
@@ -167,3 +169,33 @@ def test_shared_real_images_end_to_end(tmp_path, monkeypatch, cohere_server_fact
         total += n
     assert total >= 100
     assert not any(e.exif_seen for e in server.log) and all(e.billed for e in server.log)
+
+
+def test_bad_photos_are_rejected_with_reasons_and_the_good_ones_go_through(tmp_path, monkeypatch,
+                                                                          cohere_server_factory):
+    """A folder as users have it: truncated, corrupt, empty, animated, CMYK and EXIF/GPS photos."""
+    server = cohere_server_factory()
+    use_server(monkeypatch, server)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    good = jpeg()
+    (photos / "ok.jpg").write_bytes(good)
+    (photos / "gps.jpg").write_bytes(jpeg(1, exif=True))  # kept, metadata stripped
+    (photos / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (photos / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 50)
+    (photos / "empty.jpg").write_bytes(b"")
+    frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(photos / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    photo(2, "CMYK").save(photos / "cmyk.jpg", "JPEG")  # kept, made RGB
+    photo(3).resize((200, 200)).save(photos / "huge.png")  # over max_pixels below: a "bomb"
+    photo(4).save(photos / "mislabelled.jpg", "PNG")  # a PNG named .jpg: kept, read as what it is
+    inp = ingested(tmp_path, str(photos), default_country="BO", default_topic="comida", max_pixels=10_000)
+    rejected = {json.loads(line)["source"]: json.loads(line)["reason"]
+                for line in (inp / "rejections.jsonl").read_text().splitlines()}
+    assert rejected == {"truncated.jpg": "truncated", "corrupt.jpg": "unreadable", "empty.jpg": "empty",
+                        "anim.gif": "animated", "huge.png": "decompression_bomb"}
+
+    result = generate(inp, tmp_path / "gen", cohere_config(), progress=False, log=lambda m: None)
+    ds = datasets.load_from_disk(str(result.dataset_path))
+    assert result.errors == [] and result.images_done == 4 and ds.num_rows == 4 * (2 + N_TYPES)
+    assert not any(e.exif_seen for e in server.log) and sum(e.images for e in server.log) == 4
