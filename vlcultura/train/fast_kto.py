@@ -25,7 +25,7 @@ from trl import KTOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import use_adapter
 
-from .fast.batches import FEATURES_KEY, CachedBatches, pin
+from .fast.batches import FEATURES_KEY, CachedBatches, only_item, pin
 from .fast.blockers import fast_path_blockers, trainable_outside_language_model
 from .fast.image_features import VISION_ONLY_KEYS, ImageFeatureReplay, image_entry
 
@@ -74,7 +74,7 @@ class FastKTOTrainer(KTOTrainer):
             return super().get_train_dataloader()
         if self._fast_batches is None:
             self._fast_batches = self._precompute_batches()
-        return DataLoader(self._fast_batches, batch_size=None, shuffle=False)
+        return DataLoader(self._fast_batches, batch_size=1, shuffle=False, collate_fn=only_item)
 
     def num_examples(self, dataloader: DataLoader) -> int:
         if isinstance(getattr(dataloader, "dataset", None), CachedBatches):

@@ -19,8 +19,16 @@ def pin(value: Any) -> Any:
     return value
 
 
+def only_item(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Collate function for a loader of batch size 1 over `CachedBatches`: the batch itself.
+
+    (A real batch sampler of size 1, rather than `batch_size=None`, lets accelerate skip the
+    first batches when a run resumes mid-epoch.)"""
+    return items[0]
+
+
 class CachedBatches(Dataset):
-    """Whole collated batches, in the stock loader's order; iterate with `batch_size=None`."""
+    """Whole collated batches, in the stock loader's order; load with `only_item`, batch size 1."""
 
     def __init__(self, batches: list[dict[str, Any]]):
         self.batches = batches
