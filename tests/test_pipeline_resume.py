@@ -92,16 +92,18 @@ def test_killed_run_resumes_to_the_same_dataset(tmp_path, tmp_path_factory):
     reference, run = quickstart_run(tmp_path_factory.getbasetemp())
     assert run.returncode == 0, run.output[-3000:]
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "vlcultura.cli", "run", str(QUICKSTART), "--output", str(out)],
-                            cwd=ROOT, env=offline_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stages = [arg for stage in DATASET_STAGES for arg in ("--stage", stage)]
+    proc = subprocess.Popen([sys.executable, "-m", "vlcultura.cli", "run", str(QUICKSTART), "--output", str(out),
+                             *stages], cwd=ROOT, env=offline_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not RunLayout.at(out).is_done("review") and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     layout = RunLayout.at(out)
-    assert layout.is_done("review") and not layout.is_done("evaluate")
-    resumed = vlcultura("run", str(QUICKSTART), "--output", str(out))
+    assert layout.is_done("review")
+    resumed = vlcultura("run", str(QUICKSTART), "--output", str(out), *stages)
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert resumed.output.count("skipped (done)") >= DATASET_STAGES.index("review") + 1
     got, want = (load_from_disk(str(RunLayout.at(d).output("export", "dataset"))) for d in (out, reference))
