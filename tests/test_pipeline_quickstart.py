@@ -99,3 +99,21 @@ def test_rerun_skips_every_finished_stage(quickstart):
     assert rerun.returncode == 0, rerun.output[-3000:]
     assert rerun.output.count("skipped (done)") == len(STAGES)
     assert {s: layout.done_record(s)["finished_at"] for s in STAGES} == before
+
+
+def test_the_python_in_docs_quickstart_runs_on_the_output(quickstart, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from pipeline_helpers import ROOT, offline_env
+
+    layout, _ = quickstart
+    doc = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    code = "\n".join(re.findall(r"```python\n(.*?)```", doc, re.S))
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "quickstart").symlink_to(layout.root)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=offline_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tuned" in proc.stdout  # the start of the evaluation report
