@@ -16,6 +16,8 @@ good checkpoint, and writes the output folder:
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import os
@@ -69,6 +71,13 @@ def effective_weights(config: PipelineConfig) -> tuple[float, float, str]:
     return rec["desirable_weight"], rec["undesirable_weight"], rec["file"]
 
 
+
+def _checkpointing_field(cls: type) -> str:
+    """transformers 5.2x renamed `gradient_checkpointing` to `activation_checkpointing` (the old
+    name is a deprecated alias there, and the new one does not exist in earlier 5.x)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
 def build_training_args(config: PipelineConfig, dtype: Any, use_cpu: bool) -> Any:
     """KTOConfig or DPOConfig from the typed recipe; `train.extra_args` passes anything else."""
     import torch
@@ -82,7 +91,7 @@ def build_training_args(config: PipelineConfig, dtype: Any, use_cpu: bool) -> An
         save_strategy="steps", save_steps=tc.save_steps, save_total_limit=tc.save_total_limit,
         seed=tc.seed, beta=tc.beta, max_length=tc.max_length, use_cpu=use_cpu,
         bf16=dtype == torch.bfloat16 and not use_cpu, fp16=dtype == torch.float16 and not use_cpu,
-        activation_checkpointing=tc.gradient_checkpointing, report_to="none",
+        report_to="none",
         remove_unused_columns=False, logging_nan_inf_filter=False)
     if tc.algorithm == "kto":
         d, u, _ = effective_weights(config)
@@ -92,6 +101,7 @@ def build_training_args(config: PipelineConfig, dtype: Any, use_cpu: bool) -> An
         raise TrainSetupError(f"train.extra_args may not set {sorted(reserved)}: use train.output_dir")
     args.update(tc.extra_args)
     cls = KTOConfig if tc.algorithm == "kto" else DPOConfig
+    args[_checkpointing_field(cls)] = tc.gradient_checkpointing
     try:
         return cls(**args)
     except TypeError as exc:
