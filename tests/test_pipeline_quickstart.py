@@ -21,7 +21,7 @@ def test_quickstart_runs_every_stage_offline_and_says_its_defaults(quickstart):
     layout, run = quickstart
     print(f"quickstart wall time: {run.seconds:.1f} s")
     assert all(layout.is_done(stage) for stage in STAGES)
-    assert "no Cohere key" in run.output and "template" in run.output
+    assert "no Cohere key" in run.output and "template" in run.output and "offline rules" in run.output
     assert "no Argilla server configured" in run.output and "auto-accepted" in run.output
     assert "tiny random-weight smolvlm" in run.output
     for stage in STAGES:  # the closing summary table names every stage

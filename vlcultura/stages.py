@@ -97,12 +97,14 @@ def _filter(ctx: RunContext) -> dict[str, Any]:
 
 
 def _judge(ctx: RunContext) -> dict[str, Any]:
-    from vlcultura.data.judge import judge_dataset
+    from vlcultura.data.judge import choose_backend, judge_dataset
 
     cfg = ctx.config.judge
     if not cfg.enabled:
         ctx.notice("judge.enabled is false: the filtered rows go on unjudged")
         return {**ctx.layout.done_record("filter")["summary"], "note": "disabled"}
+    if cfg.backend == "auto" and choose_backend(cfg) == "rules":
+        ctx.notice("no Cohere key (CO_API_KEY): the judge uses offline rules (heuristics, not a language model)")
     ledger = cfg.ledger_path or ctx.layout.output("generate", "ledger")
     budget = ctx.config.generate.budget_usd + cfg.budget_usd  # the ledger is shared: one cap for both
     return _quality(ctx, "judge", ("filter", "candidates"),
