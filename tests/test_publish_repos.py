@@ -68,6 +68,13 @@ def test_staged_parquet_loads_and_matches_the_export(run_dir):
     exported = load_from_disk(str(run_dir / "export" / "kto"))
     assert {s: len(staged[s]) for s in staged} == {s: len(exported[s]) for s in exported}
     assert staged["train"][0]["images"][0].size[0] > 0  # image bytes are embedded, not paths
+    import pyarrow.parquet as pq
+
+    from vlcultura.data.images import metadata_markers
+
+    for split in ("train", "test"):  # nothing leaves with EXIF/GPS/XMP
+        rows = pq.read_table(data / f"{split}-00000-of-00001.parquet").to_pylist()
+        assert not [m for row in rows for image in row["images"] if (m := metadata_markers(image["bytes"]))]
 
 
 def test_model_notebook_reproduces_from_the_repo_folder(run_dir):
