@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,9 +62,7 @@ def make_generator(backend: str, config: GenerateConfig, ledger: Ledger) -> Gene
     if backend == "cohere":
         from vlcultura.data.generators.cohere import CohereChat, CohereGenerator
 
-        base_url = os.environ.get("VLCULTURA_COHERE_BASE_URL") or config.cohere.base_url
-        chat = CohereChat(config.cohere, secrets_from_env().cohere_api_key, base_url=base_url)
-        return CohereGenerator(chat, ledger, config.seed)
+        return CohereGenerator(CohereChat.from_env(config.cohere), ledger, config.seed)
     if backend == "local":
         from vlcultura.data.generators.local import LocalGenerator
 

@@ -196,9 +196,23 @@ def choose_backend(config: JudgeConfig) -> str:
     return "cohere" if secrets_from_env().cohere_api_key else "rules"
 
 
+def cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int], bytes], config: JudgeConfig,
+                    cohere_config: CohereConfig, ledger_path: str | Path, budget_usd: float) -> JudgeRun:
+    """Rubric verdicts from Cohere's vision model: the one paid rubric path of the project.
+
+    The data stage's judge (`judge_dataset`) and the evaluation's rubric judge
+    (`vlcultura.eval.judge`) both call this, so they share the ledger keys, retries and budget.
+    `rows[i]` needs `completion` and, for the rubric's wording, `variety`, `country`, `labels`
+    (`id` is recorded in the ledger); `image_of(i)` gives row i's metadata-free image bytes.
+    One schema-checked call per row, paid once (a re-run reads the ledger); an unusable answer
+    is asked again up to `config.parse_retries` times, then the row's verdict carries `error`.
+    Budget, quota or key problems raise `StopRun` (paid answers stay in the ledger).
+    """
+    return asyncio.run(_cohere_verdicts(rows, image_of, config, cohere_config, Path(ledger_path), budget_usd))
+
+
 async def _cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int], bytes], config: JudgeConfig,
                            cohere_config: CohereConfig, ledger_path: Path, budget_usd: float) -> JudgeRun:
-    """One paid, ledgered, schema-checked rubric call per row (cached answers are free)."""
     import cohere
     from rich.progress import Progress
 
@@ -207,8 +221,7 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int],
     from vlcultura.data.ledger import BilledInvalid, Ledger, MaybeBilled, StopRun, request_key
 
     model = cohere_config.judge_model or cohere_config.model
-    chat = CohereChat(cohere_config, api_key=secrets_from_env().cohere_api_key,
-                      base_url=_base_url(cohere_config))
+    chat = CohereChat.from_env(cohere_config)
     schema = judge_schema()
     run = JudgeRun("cohere")
     ledger = Ledger(ledger_path, budget_usd=budget_usd, prices=cohere_config.prices)
@@ -262,12 +275,6 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int],
     return run
 
 
-def _base_url(config: CohereConfig) -> str:
-    import os
-
-    return os.environ.get("VLCULTURA_COHERE_BASE_URL") or config.base_url
-
-
 def _image_bytes(value: Any) -> bytes:
     if value.get("bytes"):
         return value["bytes"]
@@ -315,8 +322,8 @@ def judge_dataset(dataset: Any, config: JudgeConfig, cohere_config: CohereConfig
                                 "covers both: pass --ledger <generate output>/ledger.sqlite (or set "
                                 "judge.ledger_path in the recipe)")
         raw = dataset.cast_column("image", Image(decode=False))
-        run = asyncio.run(_cohere_verdicts(rows, lambda i: _image_bytes(raw[i]["image"]), config, cohere_config, Path(ledger_path),
-                                           config.budget_usd if budget_usd is None else budget_usd))
+        run = cohere_verdicts(rows, lambda i: _image_bytes(raw[i]["image"]), config, cohere_config, ledger_path,
+                              config.budget_usd if budget_usd is None else budget_usd)
     report.notes.extend(run.notes)
     keep: list[int] = []
     codes: list[str] = []

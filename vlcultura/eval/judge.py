@@ -6,9 +6,10 @@ resumable and inside `eval.judge_budget_usd` through `vlcultura.data.ledger`:
 - CLAIR (reference-based, text only): "how likely is it that the candidate describes the same
   image as the references", 0-100, reported as 0-1. Localised to es / pt / en.
 - Rubric (reference-free, with the image): the data stage's five-criterion cultural rubric
-  (`vlcultura.data.judge_rubric`), 1-5 each, and their mean.
+  (`vlcultura.data.judge_rubric`), 1-5 each, and their mean, through the data stage's own
+  paid path (`vlcultura.data.judge.cohere_verdicts`).
 A caption the judge could not score is NaN (left out of means) and its reason is reported.
-A local VLM judge is not implemented: `backend` is always `cohere` here.
+This module is the Cohere judge; the same questions put to a model on disk are in `local_judge`.
 """
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ import asyncio
 import hashlib
 import io
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from vlcultura.config import CohereConfig, JudgeConfig, secrets_from_env
+from vlcultura.config import CohereConfig, JudgeConfig
 from vlcultura.eval.metrics.base import MetricResult, mean_metric
 
 CLAIR_PROMPT_VERSION = "clair-v1"
@@ -99,7 +99,7 @@ async def _clair(items: Sequence[JudgeItem], language: str | None, judge: JudgeC
     from vlcultura.data.ledger import BilledInvalid, Ledger, MaybeBilled, StopRun, request_key
 
     model = cohere_config.judge_model or cohere_config.model
-    chat = CohereChat(cohere_config, api_key=secrets_from_env().cohere_api_key, base_url=_base_url(cohere_config))
+    chat = CohereChat.from_env(cohere_config)
     schema = clair_schema()
     ledger = Ledger(ledger_path, budget_usd=budget_usd, prices=cohere_config.prices)
     before = ledger.committed_usd()
@@ -134,21 +134,16 @@ async def _clair(items: Sequence[JudgeItem], language: str | None, judge: JudgeC
     return scores, problems, spent
 
 
-def _base_url(config: CohereConfig) -> str:
-    return os.environ.get("VLCULTURA_COHERE_BASE_URL") or config.base_url
-
-
 def _rubric(items: Sequence[JudgeItem], judge: JudgeConfig, cohere_config: CohereConfig, ledger_path: Path,
             budget_usd: float) -> tuple[dict[str, list[float]], list[str], float]:
     """The data stage's vision rubric on each caption (its client, ledger and retries)."""
-    from vlcultura.data.judge import _cohere_verdicts
+    from vlcultura.data.judge import cohere_verdicts
     from vlcultura.data.judge_rubric import CRITERIA
 
     judged = [i for i in items if i.image_png is not None]
     rows = [{"id": f"eval:{i.id}", "completion": i.caption, "variety": i.variety, "country": i.country,
              "labels": i.labels} for i in judged]
-    run = asyncio.run(_cohere_verdicts(rows, lambda k: judged[k].image_png, judge, cohere_config, ledger_path,
-                                       budget_usd))
+    run = cohere_verdicts(rows, lambda k: judged[k].image_png, judge, cohere_config, ledger_path, budget_usd)
     by_id = {i.id: v for i, v in zip(judged, run.verdicts)}
     problems = [f"rubric for image {i.id}: {by_id[i.id].error}" for i in judged if by_id[i.id].error]
     problems += [f"rubric for image {i.id}: no image" for i in items if i.image_png is None]

@@ -2,7 +2,7 @@
 
 `CohereChat.complete` is what any stage (generation, the judge) calls inside `Ledger.run`:
 
-    chat = CohereChat(config.generate.cohere, api_key=secrets_from_env().cohere_api_key)
+    chat = CohereChat.from_env(config.generate.cohere)  # key and URL from the environment
     paid = await chat.complete(messages, schema, model=m, idempotency_key=key)  # -> ledger.Paid
 
 It owns the retry policy: the SDK's own retries are off (`max_retries=0`) so every attempt is ours
@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import math
+import os
 import random
 import time
 from collections import deque
@@ -29,12 +30,13 @@ import httpx
 import jsonschema
 from cohere.core.api_error import ApiError
 
-from vlcultura.config import CohereConfig
+from vlcultura.config import CohereConfig, secrets_from_env
 from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError, check_image
 from vlcultura.data.ledger import (BilledInvalid, Ledger, MaybeBilled, Paid, QuotaExhausted, StopRun, Usage,
                                    request_key)
 from vlcultura.data.prompts import generation_messages, rewrite_messages
 
+BASE_URL_ENV = "VLCULTURA_COHERE_BASE_URL"  # a proxy, or the tests' loopback server
 MAX_IMAGE_BYTES = 20_000_000  # Cohere: at most 20 MB per request
 _TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _MONTHLY_HINTS = ("month", "trial key")
@@ -147,6 +149,13 @@ class CohereChat:
                                            client_name="vlcultura")
         self._slots = asyncio.Semaphore(config.concurrency)
         self._rate = RateLimiter(config.requests_per_minute)
+
+    @classmethod
+    def from_env(cls, config: CohereConfig) -> "CohereChat":
+        """The client every stage uses: the key from CO_API_KEY (or COHERE_API_KEY), the URL from
+        VLCULTURA_COHERE_BASE_URL or `config.base_url`. Keys never live in configs (see config.py)."""
+        return cls(config, secrets_from_env().cohere_api_key,
+                   base_url=os.environ.get(BASE_URL_ENV) or config.base_url)
 
     def estimate(self, texts: list[str], images: list[tuple[int, int]], schema: dict[str, Any],
                  max_tokens: int | None = None) -> Usage:
