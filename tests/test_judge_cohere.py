@@ -93,7 +93,10 @@ def test_cli_cohere_judge_needs_the_generation_ledger(tmp_path, monkeypatch, coh
     server = cohere_server_factory()
     use_server(monkeypatch, server)
     candidates_dataset(copies=1).select(range(3)).save_to_disk(str(tmp_path / "f" / "candidates"))
-    args = ["judge", "-i", str(tmp_path / "f" / "candidates"), "-o", str(tmp_path / "j"), "--backend", "cohere"]
+    recipe = tmp_path / "recipe.yaml"  # the loopback server has no trial-key rate limit to respect
+    recipe.write_text("generate:\n  cohere:\n    requests_per_minute: 60000\n")
+    args = ["judge", "-i", str(tmp_path / "f" / "candidates"), "-o", str(tmp_path / "j"), "--backend", "cohere",
+            "--config", str(recipe)]
     missing = CliRunner().invoke(app, args)
     assert missing.exit_code == 1 and "--ledger" in missing.output and not server.log
     ok = CliRunner().invoke(app, args + ["--ledger", str(tmp_path / "gen" / "ledger.sqlite")])
