@@ -10,9 +10,8 @@ import pytest
 
 from train_helpers import FAMILIES, Snapshot, save_kto_dataset, tiny_recipe
 from vlcultura.testing import build_tiny_vlm, tiny_image
-from vlcultura.train.callbacks import NonFiniteLossError
 from vlcultura.train.models import PRESETS
-from vlcultura.train.trainer import TrainSetupError, train
+from vlcultura.train.trainer import NonFiniteLossError, TrainSetupError, train
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ The Trainer's `logging_nan_inf_filter` hides NaN losses from the logs, and a NaN
 every LoRA weight into NaN at the next optimizer step; saving then would replace good adapters
 with garbage. After each optimizer step we look at the (small) trainable LoRA weights and at the
 last logged loss; on the first non-finite value the run stops, nothing more is saved, and
-`vlcultura.train.trainer` reports the last good checkpoint.
+`vlcultura.train.trainer` reports the last good checkpoint (`NonFiniteLossError`).
 """
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a non-finite loss or weight; the message names the last good checkpoint."""
 
 
 class NonFiniteGuard(TrainerCallback):

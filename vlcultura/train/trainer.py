@@ -29,8 +29,6 @@ from typing import Any
 
 from vlcultura.config import PipelineConfig, dump_config
 from vlcultura.train import preflight
-from vlcultura.train.callbacks import (JsonlLogCallback, NonFiniteGuard, NonFiniteLossError,
-                                       ThroughputCallback)
 from vlcultura.train.data import load_training_dataset, recommended_weights, to_dpo_pairs
 from vlcultura.train.models import (FamilyPreset, apply_image_settings, check_trainable, load_model,
                                     load_processor, lora_config, resolve_dtype, resolve_preset)
@@ -43,6 +41,10 @@ PREFLIGHT_FILE = "preflight.json"
 
 class TrainSetupError(ValueError):
     """The recipe cannot start training as written; the message says what to change."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a non-finite loss or weight; the message names the last good checkpoint."""
 
 
 @dataclass
@@ -249,6 +251,8 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
                                _device_map(config.model.quantization == "4bit", args))
     image_settings = apply_image_settings(processor, config.model, preset)
     peft_config = lora_config(tc.lora, preset)
+    from vlcultura.train.callbacks import JsonlLogCallback, NonFiniteGuard, ThroughputCallback
+
     guard = NonFiniteGuard()
     speed = ThroughputCallback()
     cbs = [guard, JsonlLogCallback(out), speed]
