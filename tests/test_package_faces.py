@@ -27,8 +27,9 @@ def test_every_public_name_is_the_submodules_own_object(name: str) -> None:
 
 
 def test_the_command_line_loads_no_stage_library() -> None:
+    # vlcultura.train.trainer: run, publish and evaluate read `--set` overrides through it
     code = ("import sys, vlcultura.cli, vlcultura.data, vlcultura.review, vlcultura.train, vlcultura.eval, "
-            "vlcultura.cards; print(sorted(m for m in ('torch', 'datasets', 'argilla', 'matplotlib', 'transformers') "
-            "if m in sys.modules))")
+            "vlcultura.cards, vlcultura.train.trainer; print(sorted(m for m in ('torch', 'datasets', 'argilla', "
+            "'matplotlib', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
