@@ -55,6 +55,7 @@ def test_bad_export_name_fails_at_export_then_resumes_there_then_trains_under_ac
     assert (model_repo / "model.safetensors").is_file() and (model_repo / "config.json").is_file()
     assert (model_repo / "adapter" / "adapter_model.safetensors").is_file()
     assert not (model_repo / "evaluation").exists()  # evaluate did not run: nothing pretends it did
+    assert "the evaluate stage has not run" in staged.output
 
     other = vlcultura("run", str(recipe), "--output", str(out), "--stage", "ingest")  # no --images now
     assert other.returncode == 0 and "ingest finished with other settings" in other.output

@@ -169,6 +169,9 @@ def _stage_model_repo(layout: RunLayout, config: PipelineConfig, folder: Path) -
     if layout.is_done("evaluate"):
         report = layout.output("evaluate", "report")
         _copy_tree(report if report.is_dir() else report.parent, folder / "evaluation")
+    else:
+        plan.warnings.append("the evaluate stage has not run: the Model Card carries no results "
+                             "(run `vlcultura run` again to finish it)")
     try:
         validate_repo_id(plan.repo_id)
     except HFValidationError as err:
