@@ -1,4 +1,5 @@
-"""Promise: a 429 or 5xx that does not go away takes down one image (or one judged row), never the run.
+"""Promise: a 429, a 5xx or a malformed answer that does not go away takes down one image (or one
+judged row), never the run.
 
 The retry tests (test_generate_cohere.py) show a passing fault is absorbed. Here the fault
 outlasts every retry: the item gets a recorded reason naming the HTTP status, the other items are
@@ -51,6 +52,21 @@ def test_generate_records_the_failed_image_and_finishes_the_rest(tmp_path, monke
     again = generate(_three_images(tmp_path), tmp_path / "gen", config, progress=False, log=lambda m: None)
     assert again.errors == [] and again.images_done == 3
     assert max(Counter(server.billed_keys()).values()) == 1  # the finished images were not bought again
+
+
+def test_generate_records_an_image_whose_answers_stay_malformed(tmp_path, monkeypatch, cohere_server_factory):
+    server = cohere_server_factory(script=deque(["malformed", "invalid_schema"]))
+    use_server(monkeypatch, server)
+    config = cohere_config(cohere={"concurrency": 1, "invalid_answer_retries": 1})
+    result = generate(_three_images(tmp_path), tmp_path / "gen", config, progress=False, log=lambda m: None)
+
+    assert result.stopped is None and result.images_done == 2
+    [error] = result.errors
+    assert error["reason"] == "invalid_answer" and "did not fit the expected JSON" in error["detail"]
+    assert "is a required property" in error["detail"] and "re-run" in error["detail"]  # what was wrong, what to do
+    assert sum(e.billed for e in server.log) == 2 + 2 * 2  # both bad answers were paid for, and recorded
+    again = generate(_three_images(tmp_path), tmp_path / "gen", config, progress=False, log=lambda m: None)
+    assert again.errors == [] and again.images_done == 3
 
 
 def test_judge_drops_the_failed_row_with_its_reason_and_judges_the_rest(tmp_path, monkeypatch,

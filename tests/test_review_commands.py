@@ -64,12 +64,15 @@ def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
     assert not any(s in banner + rest + first.output for s in secrets)
 
 
-def test_push_to_a_vanished_server_says_what_to_do(tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", [["push"], ["pull", "out"]])
+def test_push_or_pull_to_a_vanished_server_says_what_to_do(tmp_path, monkeypatch, command):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"review:\n  api_url: http://127.0.0.1:{free_port()}\n  retry_wait_s: 0\n")
     make_candidates(2).save_to_disk(str(tmp_path / "rows"))
     monkeypatch.setenv("ARGILLA_API_KEY", "some-key")
-    result = CliRunner().invoke(app, ["review", "push", str(tmp_path / "rows"), "--config", str(recipe)])
+    verb, *rest = command
+    args = ["review", verb, str(tmp_path / "rows"), *(str(tmp_path / r) for r in rest), "--config", str(recipe)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "is unreachable: start it with `vlcultura review serve` or fix ARGILLA_API_URL" in result.output
     assert "some-key" not in result.output and "Traceback" not in result.output

@@ -25,7 +25,7 @@ from vlcultura.config import GenerateConfig, dump_config, secrets_from_env
 from vlcultura.cultures import variety_for_country
 from vlcultura.data.generators.base import Generated, Generator, ImageItem, ItemError, check_image
 from vlcultura.data.generators.negatives import rule_negative
-from vlcultura.data.ledger import Ledger, StopRun
+from vlcultura.data.ledger import BilledInvalid, Ledger, StopRun
 from vlcultura.data.prompts import kto_prompt, load_prompts
 from vlcultura.records import Candidate, ImageMeta, ImageRecord, NegativeType
 
@@ -231,6 +231,11 @@ async def _run(items: list[ImageItem], gen: Generator, config: GenerateConfig, r
                 result.errors.append({"image_id": items[i].record.id, "reason": exc.reason, "detail": exc.detail})
             except StopRun as exc:
                 result.stopped = result.stopped or str(exc)
+            except BilledInvalid as exc:  # every paid try answered off the schema
+                result.errors.append({"image_id": items[i].record.id, "reason": "invalid_answer",
+                                      "detail": f"the model's answers did not fit the expected JSON ({exc}); "
+                                                "they are paid and kept in the ledger: re-run to ask again, or "
+                                                "raise generate.cohere.invalid_answer_retries"})
             except Exception as exc:  # one image's failure never takes the run down
                 result.errors.append({"image_id": items[i].record.id, "reason": "request_failed",
                                       "detail": f"{exc} (re-run to retry; paid answers are kept)"})
