@@ -108,3 +108,14 @@ def test_phone_mpo_is_a_still_not_an_animation() -> None:
     assert image.source_format == "MPO" and extension_mismatch("IMG_0001.JPG", "MPO") is None
     first = np.asarray(photo(12), dtype=float)
     assert np.abs(np.asarray(Image.open(io.BytesIO(image.data)), dtype=float) - first).mean() < 8
+
+
+def test_stored_bytes_reads_inline_bytes_then_the_file(tmp_path) -> None:
+    from vlcultura.data.images import stored_bytes
+
+    data = FILES["cmyk.jpg"][0]
+    (tmp_path / "a.jpg").write_bytes(data)
+    assert stored_bytes({"bytes": data, "path": "ignored.jpg"}) == data
+    assert stored_bytes({"bytes": None, "path": str(tmp_path / "a.jpg")}) == data
+    with pytest.raises(ValueError, match="re-run ingest"):
+        stored_bytes({"bytes": None, "path": None})

@@ -119,17 +119,11 @@ async def candidates_for(item: ImageItem, gen: Generator, config: GenerateConfig
     return rows
 
 
-def _image_bytes(value: Any) -> bytes:
-    if isinstance(value, dict) and value.get("bytes"):
-        return value["bytes"]
-    if isinstance(value, dict) and value.get("path"):
-        return Path(value["path"]).read_bytes()
-    raise ItemError("no_image", "the row has no image bytes; re-run ingest")
-
-
 def load_items(dataset: Any, config: GenerateConfig) -> Iterator[ImageItem | ItemError]:
     """ImageItems from the ingest dataset; a bad row yields an ItemError (with `.image_id`)."""
     from datasets import Image as ImageFeature
+
+    from vlcultura.data.images import stored_bytes
 
     if "image" not in dataset.column_names:
         raise ValueError("the input dataset has no `image` column: give the output of `vlcultura ingest`")
@@ -147,7 +141,10 @@ def load_items(dataset: Any, config: GenerateConfig) -> Iterator[ImageItem | Ite
             except (KeyError, ValueError) as exc:
                 raise ItemError("no_prompts", str(exc).strip("'\"")) from None
             record = record.model_copy(update={"variety": prompts.tag})
-            data = _image_bytes(row["image"])
+            try:
+                data = stored_bytes(row["image"])
+            except ValueError as exc:
+                raise ItemError("no_image", str(exc)) from None
             check_image(data)
             yield ImageItem(record, data, prompts, f"{config.prompt_version}-{prompts.digest}")
         except ItemError as exc:

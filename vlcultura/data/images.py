@@ -12,7 +12,8 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
 
 import imagehash
 import numpy as np
@@ -202,6 +203,18 @@ def _encode(image: Image.Image, config: IngestConfig) -> tuple[bytes, str]:
         return buffer.getvalue(), "PNG"
     image.save(buffer, "JPEG", quality=config.jpeg_quality, optimize=True)
     return buffer.getvalue(), "JPEG"
+
+
+def stored_bytes(value: Any) -> bytes:
+    """The encoded bytes of a `datasets.Image(decode=False)` value: inline bytes, else its file.
+
+    Every stage that sends or re-checks images (generate, judge, export) reads them this one way.
+    """
+    if isinstance(value, dict) and value.get("bytes"):
+        return value["bytes"]
+    if isinstance(value, dict) and value.get("path"):
+        return Path(value["path"]).read_bytes()
+    raise ValueError("the image has neither bytes nor a path: re-run ingest")
 
 
 def metadata_markers(data: bytes) -> list[str]:

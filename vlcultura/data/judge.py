@@ -275,12 +275,6 @@ async def _cohere_verdicts(rows: list[dict[str, Any]], image_of: Callable[[int],
     return run
 
 
-def _image_bytes(value: Any) -> bytes:
-    if value.get("bytes"):
-        return value["bytes"]
-    return Path(value["path"]).read_bytes()
-
-
 def _judge_columns(verdicts: list[Verdict], codes: list[str]) -> list[tuple[str, list[Any], Any]]:
     """The `judge_*` columns with fixed types (a column of all-None scores stays float)."""
     from datasets import Value
@@ -321,8 +315,10 @@ def judge_dataset(dataset: Any, config: JudgeConfig, cohere_config: CohereConfig
             raise NoLedgerError("the cohere judge pays through the generation stage's ledger, so one budget "
                                 "covers both: pass --ledger <generate output>/ledger.sqlite (or set "
                                 "judge.ledger_path in the recipe)")
+        from vlcultura.data.images import stored_bytes
+
         raw = dataset.cast_column("image", Image(decode=False))
-        run = cohere_verdicts(rows, lambda i: _image_bytes(raw[i]["image"]), config, cohere_config, ledger_path,
+        run = cohere_verdicts(rows, lambda i: stored_bytes(raw[i]["image"]), config, cohere_config, ledger_path,
                               config.budget_usd if budget_usd is None else budget_usd)
     report.notes.extend(run.notes)
     keep: list[int] = []

@@ -14,7 +14,6 @@ import json
 import math
 import random
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 from vlcultura.config import ExportConfig
@@ -56,11 +55,9 @@ def strip_exif(image: dict[str, Any]) -> dict[str, Any]:
     """
     from PIL import Image
 
-    data = image.get("bytes")
-    if data is None:
-        if not image.get("path"):
-            raise ValueError("an image with neither bytes nor path cannot be exported")
-        data = Path(image["path"]).read_bytes()
+    from vlcultura.data.images import stored_bytes
+
+    data = stored_bytes(image)
     with Image.open(io.BytesIO(data)) as img:
         if not len(img.getexif()) and not any(k in img.info for k in _METADATA_KEYS):
             return {"bytes": data, "path": None}
