@@ -14,6 +14,17 @@ def _pyplot() -> Any:
     return plt
 
 
+def save_figure(fig: Any, path: Path, dpi: int = 100) -> Path:
+    """Lay out, write and close one figure (an unclosed figure stays in memory); returns the path.
+
+    The Dataset Card's plots and the evaluation report's share it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _pyplot().close(fig)
+    return path
+
+
 def labels_by(table: dict[str, dict[str, int]], title: str, path: Path) -> Path:
     """Stacked bars of desirable/undesirable rows per category (country, variety...)."""
     plt = _pyplot()
@@ -27,10 +38,7 @@ def labels_by(table: dict[str, dict[str, int]], title: str, path: Path) -> Path:
     ax.set_ylabel("rows")
     ax.legend()
     ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def judge_histograms(dist: dict[str, dict[str, list[float]]], path: Path) -> Path:
@@ -44,7 +52,4 @@ def judge_histograms(dist: dict[str, dict[str, list[float]]], path: Path) -> Pat
         ax.set_title(criterion, fontsize=9)
         ax.set_xticks([1, 2, 3, 4, 5])
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

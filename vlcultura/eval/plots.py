@@ -11,15 +11,13 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vlcultura.cards.plots import save_figure  # noqa: E402
+
 DISTRIBUTION_METRICS = ("chrF++", "CIDEr-D", "ROUGE-L", "label coverage")
 
 
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _save(fig: Any, path: Path) -> Path:
+    return save_figure(fig, path, dpi=110)
 
 
 def distributions(per_image: list[dict], systems: list[str], path: Path) -> Path | None:
