@@ -9,6 +9,7 @@ evaluation report or the staged repos.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import datasets
@@ -60,7 +61,9 @@ def _files(folder: Path) -> list[Path]:
 def test_the_run_really_used_the_keys(finished_run):
     out, output, server = finished_run
     assert server.log and all(e.auth_ok and not e.exif_seen for e in server.log)
-    assert "backend cohere" in output and "judge" in output
+    assert "backend cohere" in output
+    judge = json.loads((out / "judge" / "judge_report.json").read_text(encoding="utf-8"))
+    assert judge["stats"]["backend"] == "cohere" and judge["stats"]["spent_usd"] > 0  # the judge paid too
     assert (out / "publish" / "dataset" / "README.md").is_file()
 
 

@@ -26,6 +26,12 @@ def wait_for_line(proc: subprocess.Popen, needle: str, timeout_s: float = 120) -
     raise AssertionError(f"`serve` never printed {needle!r}; output so far:\n{seen}")
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A shell starts background jobs (`pytest &`, CI wrappers) with SIGINT ignored, and children
+    inherit that; Python then never installs its Ctrl-C handler. Restore what a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.argilla
 def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
@@ -35,7 +41,8 @@ def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
     env = {k: v for k, v in os.environ.items() if k != "ARGILLA_API_KEY"}
     serve = subprocess.Popen([sys.executable, "-m", "vlcultura.cli", "review", "serve", "--home", str(home),
                               "--port", str(port), "--venv", str(ARGILLA_VENV), "--reviewer", "carol"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                             preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         banner = wait_for_line(serve, "Ctrl-C stops it")
         key = (home / "owner.key").read_text().strip()
@@ -59,7 +66,12 @@ def test_serve_then_push_and_pull_from_the_cli(tmp_path, monkeypatch):
         assert pulled.exit_code == 0 and "nothing reviewed yet" in pulled.output
     finally:
         serve.send_signal(signal.SIGINT)
-        rest, _ = serve.communicate(timeout=60)
+        try:
+            rest, _ = serve.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.terminate()  # SIGTERM stops it and its servers too: leave nothing running
+            serve.communicate(timeout=60)
+            raise
     assert serve.returncode == 0 and "stopping" in rest
     assert not any(s in banner + rest + first.output for s in secrets)
 
