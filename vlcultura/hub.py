@@ -194,14 +194,19 @@ def assemble(config: PipelineConfig, output_dir: str | Path) -> list[RepoPlan]:
             _stage_model_repo(layout, config, staging / "model")]
 
 
-def push_folder(folder: Path, repo_id: str, repo_type: RepoType, *, private: bool, token: str) -> str:
-    """Create the repo if needed and upload the staged folder as it is; returns the commit URL."""
+def push_folder(folder: Path, repo_id: str, repo_type: RepoType, *, private: bool, token: str,
+                commit_message: str = "Upload with vlcultura publish",
+                endpoint: str | None = None) -> str:
+    """Create the repo if needed and upload the staged folder as it is; returns the commit URL.
+
+    `endpoint` points at another Hub deployment (default: huggingface.co or HF_ENDPOINT).
+    """
     from huggingface_hub import HfApi
 
-    api = HfApi(token=token)
+    api = HfApi(endpoint=endpoint, token=token)
     api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
     info = api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=str(folder),
-                             commit_message="Upload with vlcultura publish")
+                             commit_message=commit_message)
     return str(info.commit_url)
 
 

@@ -65,13 +65,10 @@ def push_dataset_repo(folder: str | Path, repo_id: str, *, private: bool = False
 
     `endpoint` points at another Hub deployment (default: huggingface.co or HF_ENDPOINT).
     """
-    from huggingface_hub import HfApi
+    from vlcultura.hub import push_folder
 
     folder = Path(folder)
     if not (folder / "README.md").is_file():
         raise FileNotFoundError(f"{folder} has no README.md: build it with write_dataset_repo first")
-    api = HfApi(endpoint=endpoint, token=hf_token())
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
-                             commit_message=commit_message)
-    return str(info.commit_url)
+    return push_folder(folder, repo_id, "dataset", private=private, token=hf_token(),
+                       commit_message=commit_message, endpoint=endpoint)
