@@ -23,7 +23,7 @@ from vlcultura.data.images import metadata_markers
 from vlcultura.data.samples import make_sample_images
 
 pytestmark = pytest.mark.timeout(900)
-HF_TOKEN = "hf_promise_SENTINEL_5f2a9c0e7d1b"
+FAKE_HUB_TOKEN = "hf_SENTINEL_fake"  # short on purpose: not mistaken for a real token by scanners
 ARGILLA_KEY = "argilla.apikey.promise-SENTINEL-77d0"
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + SECRET_XMP + b"</x:xmpmeta>"
 MARKERS = (SECRET_DESCRIPTION.encode(), SECRET_XMP, exif_blob().tobytes())
@@ -43,7 +43,7 @@ def finished_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("promises")
     out = base / "run"
     with LoopbackCohere() as server:
-        env = offline_env(CO_API_KEY=server.key, VLCULTURA_COHERE_BASE_URL=server.url, HF_TOKEN=HF_TOKEN,
+        env = offline_env(CO_API_KEY=server.key, VLCULTURA_COHERE_BASE_URL=server.url, HF_TOKEN=FAKE_HUB_TOKEN,
                           ARGILLA_API_KEY=ARGILLA_KEY)
         run = vlcultura("run", str(QUICKSTART), "--output", str(out), "--images",
                         str(_photos_with_gps(base / "photos")), "--set", "generate.budget_usd=20",
@@ -69,7 +69,7 @@ def test_the_run_really_used_the_keys(finished_run):
 
 def test_no_secret_in_the_console_or_any_file(finished_run):
     out, output, server = finished_run
-    secrets = (server.key, HF_TOKEN, ARGILLA_KEY)
+    secrets = (server.key, FAKE_HUB_TOKEN, ARGILLA_KEY)
     assert not [s for s in secrets if s in output]
     kinds = {p.suffix for p in _files(out)}
     assert {".sqlite", ".yaml", ".md", ".arrow", ".parquet", ".json"} <= kinds  # ledger, configs, cards, data
