@@ -51,6 +51,17 @@ def test_same_key_is_paid_once_and_a_crash_keeps_the_reservation_counted(tmp_pat
     assert report["done"] == 2 and report["interrupted_usd"] == pytest.approx(0.4)
 
 
+def test_a_refused_reservation_writes_nothing_and_the_ledger_goes_on(tmp_path):
+    with Ledger(tmp_path / "ledger.sqlite", budget_usd=1.0, prices=PRICES) as ledger:
+        ledger.reserve(_key(1), stage="generate", backend="cohere", model="m", estimate_usd=0.7)
+        with pytest.raises(BudgetExceeded, match="budget of 1.0000 USD reached"):
+            ledger.reserve(_key(2), stage="generate", backend="cohere", model="m", estimate_usd=0.5)
+        assert ledger.get(_key(2)) is None and ledger.committed_usd() == pytest.approx(0.7)
+        # the refusal rolled its transaction back, so the next one can begin
+        ledger.reserve(_key(3), stage="generate", backend="cohere", model="m", estimate_usd=0.3)
+        assert ledger.get(_key(3)).status == "reserved" and ledger.committed_usd() == pytest.approx(1.0)
+
+
 def test_the_same_key_requested_twice_at_once_is_paid_once(tmp_path):
     calls = []
 

@@ -38,7 +38,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,14 +168,20 @@ class Ledger:
         self.close()
 
     # -- state transitions (each one its own committed transaction) --------------------------
-    def _tx(self, sql: str, args: tuple[Any, ...]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the write lock up front: a check-then-write cannot interleave."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.execute(sql, args)
+            yield
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _tx(self, sql: str, args: tuple[Any, ...]) -> None:
+        with self._transaction():
+            self._db.execute(sql, args)
 
     _INTERRUPT_SQL = ("UPDATE requests SET interrupted_usd = interrupted_usd + "
                       "CASE WHEN status = 'sent' THEN reserved_usd ELSE 0 END, reserved_usd = 0, "
@@ -206,9 +213,8 @@ class Ledger:
                 meta: Mapping[str, Any] | None = None) -> None:
         """Atomically check the budget and hold `estimate_usd` for `key` (raises BudgetExceeded)."""
         now = time.time()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            committed = float(self._db.execute(_COMMITTED_SQL).fetchone()[0])
+        with self._transaction():
+            committed = self.committed_usd()  # inside the write lock: no other writer moves it
             if self.budget_usd is not None and committed + estimate_usd > self.budget_usd + 1e-12:
                 raise BudgetExceeded(
                     f"budget of {self.budget_usd:.4f} USD reached: {committed:.4f} USD spent or "
@@ -220,10 +226,6 @@ class Ledger:
                 "ON CONFLICT(key) DO UPDATE SET status = 'reserved', reserved_usd = excluded.reserved_usd, "
                 "error = NULL, updated_at = excluded.updated_at",
                 (key, stage, backend, model, estimate_usd, json.dumps(dict(meta or {})), now, now))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def mark_sent(self, key: str) -> None:
         self._tx("UPDATE requests SET status = 'sent', attempts = attempts + 1, updated_at = ? "
