@@ -68,8 +68,8 @@ def export_dataset(candidates: Any, out_dir: str | Path, config: ExportConfig, *
     if arena_rows is not None and len(arena_rows):
         kto = concat_text_rows(kto, arena_rows)
     splits = split_by_group(kto, config.test_fraction, config.seed)
-    train_counts = balance(splits)["train"]
-    weights = recommend_kto_weights(train_counts["desirable"], train_counts["undesirable"])
+    counts = balance(splits)
+    weights = recommend_kto_weights(counts["train"]["desirable"], counts["train"]["undesirable"])
     out.mkdir(parents=True, exist_ok=True)
     splits.save_to_disk(str(out / "kto"))
     prompts.save_to_disk(str(out / "prompts"))
@@ -89,7 +89,7 @@ def export_dataset(candidates: Any, out_dir: str | Path, config: ExportConfig, *
         render_prompts_card(prompts, repo_id=prompts_repo_id, kto_repo_id=repo_id, license=config.license),
         hub / prompts_repo_id.split("/")[-1])
 
-    result = ExportResult(out, repo_id, prompts_repo_id, kto_dir, prompts_dir, weights, balance(splits),
+    result = ExportResult(out, repo_id, prompts_repo_id, kto_dir, prompts_dir, weights, counts,
                           len(prompts), warnings)
     report = StageReport(stage="export", n_in=len(candidates), n_out=len(kto), notes=warnings,
                          stats={"repo_id": repo_id, "prompts_repo_id": prompts_repo_id,
