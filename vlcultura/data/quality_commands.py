@@ -37,6 +37,15 @@ def _print_report(report: Any, what: str) -> None:
         console.print(f"  [yellow]note[/]: {note}")
 
 
+def _write_stage(kept: Any, report: Any, out: Path, stage: str, what: str | None = None) -> None:
+    """Save the kept candidates and `<stage>_report.json` in `out`, then say what happened."""
+    out.mkdir(parents=True, exist_ok=True)
+    kept.save_to_disk(str(out / "candidates"))
+    report.write(out / f"{stage}_report.json")
+    _print_report(report, what or stage)
+    _console().print(f"wrote {out / 'candidates'} and {out / f'{stage}_report.json'}")
+
+
 def _column_map(pairs: list[str]) -> dict[str, str] | None:
     mapping = {}
     for pair in pairs:
@@ -54,11 +63,7 @@ def filter_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None =
     from vlcultura.data.filters import filter_dataset
 
     kept, report = filter_dataset(load_rows(input), _recipe(config).filters)
-    out.mkdir(parents=True, exist_ok=True)
-    kept.save_to_disk(str(out / "candidates"))
-    report.write(out / "filter_report.json")
-    _print_report(report, "filter")
-    _console().print(f"wrote {out / 'candidates'} and {out / 'filter_report.json'}")
+    _write_stage(kept, report, out, "filter")
 
 
 def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = _CONFIG,
@@ -85,11 +90,7 @@ def judge_command(input: Path = _INPUT, out: Path = _OUT, config: Path | None = 
     except NoLedgerError as err:
         _console().print(f"[red]error[/]: {err}")
         raise typer.Exit(1) from err
-    out.mkdir(parents=True, exist_ok=True)
-    kept.save_to_disk(str(out / "candidates"))
-    report.write(out / "judge_report.json")
-    _print_report(report, f"judge ({report.stats.get('backend')})")
-    _console().print(f"wrote {out / 'candidates'} and {out / 'judge_report.json'}")
+    _write_stage(kept, report, out, "judge", f"judge ({report.stats.get('backend')})")
 
 
 def arena_command(source: str = typer.Option(ARENA_HUB_ID, "--source", "-s",
