@@ -58,6 +58,8 @@ def other_variety_markers(text: str, tag: str | None) -> list[str]:
     words = {w for t, v in VARIETIES.items() if t != tag and v.language == VARIETIES[tag].language
              for w in v.markers if w not in own and w not in _AMBIGUOUS}
     return variety_markers_of(text, tuple(sorted(words)))
+
+
 _DATE = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\bsiglo\s+[xvi]+\b|\bséculo\s+[xvi]+\b", re.IGNORECASE)
 
 
