@@ -49,8 +49,12 @@ class PromptSet:
 
     def pick(self, field: str, seed: str) -> str:
         """A deterministic choice among a field's variants."""
-        options = self.texts(field)
-        return options[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(options)]
+        return seeded_choice(self.texts(field), seed)
+
+
+def seeded_choice(options: list[str], seed: str) -> str:
+    """The same option for the same seed on every machine and run (no global RNG state)."""
+    return options[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(options)]
 
 
 def render(template: str, **context: Any) -> str:

@@ -6,16 +6,11 @@ type) is `Generator.rewrite`; both record the type and the strategy on the row.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 from vlcultura.cultures import COUNTRIES, DEFAULT_VARIETY_BY_COUNTRY, language_of
-from vlcultura.data.prompts import PromptSet, context, render
+from vlcultura.data.prompts import PromptSet, context, render, seeded_choice
 from vlcultura.records import ImageMeta, NegativeType
-
-
-def _choice(options: list[str], seed: str) -> str:
-    return options[int(hashlib.sha256(seed.encode()).hexdigest(), 16) % len(options)]
 
 
 def other_country(meta: ImageMeta, tag: str, seed: str) -> str:
@@ -24,7 +19,7 @@ def other_country(meta: ImageMeta, tag: str, seed: str) -> str:
     lang = language_of(tag)
     same = sorted(iso for iso, v in DEFAULT_VARIETY_BY_COUNTRY.items()
                   if iso != own and iso in COUNTRIES and language_of(v) == lang)
-    return COUNTRIES[_choice(same or sorted(set(COUNTRIES) - {own}), seed)]
+    return COUNTRIES[seeded_choice(same or sorted(set(COUNTRIES) - {own}), seed)]
 
 
 def _swap_words(text: str, swaps: dict[str, str]) -> str:
@@ -49,7 +44,7 @@ def rule_negative(ps: PromptSet, meta: ImageMeta, text: str, kind: NegativeType,
     if kind is NegativeType.WRONG_VARIETY:
         swapped = _swap_words(text, ps.data.get("foreign_swaps") or {})
         phrases = ps.data.get("foreign_phrases") or []
-        out = f"{swapped} {_choice(phrases, seed)}" if phrases else swapped
+        out = f"{swapped} {seeded_choice(phrases, seed)}" if phrases else swapped
         if out == text:
             raise ValueError(f"prompt set {ps.tag} has no foreign_swaps/foreign_phrases for wrong_variety")
         return out
