@@ -63,6 +63,12 @@ class Faults:
     hold_after: int | None = None  # requests after this many admitted ones hang until `release`
     retry_after_ms: int | None = 1  # sent on 429/503 (real Cohere sends none: set None to mimic)
 
+    def __post_init__(self) -> None:
+        """A misspelt fault would be served as a normal answer and the test would prove nothing."""
+        unknown = set(self.script).union(*self.rules.values()) - FAULTS
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {sorted(FAULTS)}")
+
 
 @dataclass
 class LogEntry:
