@@ -113,6 +113,11 @@ def concat_text_rows(image_rows: Any, text_rows: Any) -> Any:
     return concatenate_datasets([pad(image_rows), pad(text_rows)])
 
 
+def _columns(dataset: Any, *names: str) -> Any:
+    """The dataset narrowed to those of `names` it has, so iterating never decodes images."""
+    return dataset.select_columns([c for c in names if c in dataset.column_names])
+
+
 def group_key(row: dict[str, Any]) -> str:
     """What must stay on one side of the split: the image, or the prompt of a text-only row."""
     if row.get("image_id"):
@@ -125,10 +130,8 @@ def split_by_group(dataset: Any, test_fraction: float, seed: int) -> Any:
     """A DatasetDict(train, test): whole groups per side, each country x variety split alone."""
     from datasets import DatasetDict
 
-    light = dataset.select_columns([c for c in ("image_id", "prompt", "country", "variety")
-                                    if c in dataset.column_names])
     keys, strata = [], {}
-    for row in light:
+    for row in _columns(dataset, "image_id", "prompt", "country", "variety"):
         key = group_key(row)
         keys.append(key)
         strata.setdefault(key, (row.get("country") or "", row.get("variety") or ""))
@@ -157,8 +160,8 @@ def split_summary(splits: Any) -> dict[str, dict[str, int]]:
     """Images (or text-only prompts) per country|variety stratum on each side of the split."""
     out: dict[str, dict[str, int]] = {}
     for name, split in splits.items():
-        cols = [c for c in ("image_id", "prompt", "country", "variety") if c in split.column_names]
-        groups = {group_key(r): f"{r.get('country') or '-'}|{r.get('variety') or '-'}" for r in split.select_columns(cols)}
+        groups = {group_key(r): f"{r.get('country') or '-'}|{r.get('variety') or '-'}"
+                  for r in _columns(split, "image_id", "prompt", "country", "variety")}
         for stratum in groups.values():
             out.setdefault(stratum, {n: 0 for n in splits})[name] += 1
     return dict(sorted(out.items()))
@@ -168,8 +171,7 @@ def assert_no_leakage(splits: Any) -> None:
     """Raise `LeakageError` when any image or text-only prompt is in two splits."""
     seen: dict[str, str] = {}
     for name, split in splits.items():
-        cols = [c for c in ("image_id", "prompt") if c in split.column_names]
-        for key in {group_key(r) for r in split.select_columns(cols)}:
+        for key in {group_key(r) for r in _columns(split, "image_id", "prompt")}:
             if key in seen and seen[key] != name:
                 raise LeakageError(f"{key} is in both {seen[key]!r} and {name!r}")
             seen[key] = name
