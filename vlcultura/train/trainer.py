@@ -16,14 +16,12 @@ good checkpoint, and writes the output folder:
 """
 from __future__ import annotations
 
-import dataclasses
-
 import json
 import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +71,12 @@ def effective_weights(config: PipelineConfig) -> tuple[float, float, str]:
     return rec["desirable_weight"], rec["undesirable_weight"], rec["file"]
 
 
-
 def _checkpointing_field(cls: type) -> str:
     """transformers 5.2x renamed `gradient_checkpointing` to `activation_checkpointing` (the old
     name is a deprecated alias there, and the new one does not exist in earlier 5.x)."""
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in fields(cls)}
     return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
 
 def build_training_args(config: PipelineConfig, dtype: Any, use_cpu: bool) -> Any:
     """KTOConfig or DPOConfig from the typed recipe; `train.extra_args` passes anything else."""
@@ -287,22 +285,23 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         trainer.save_state()
-        _write_resolved_config(config, out)  # the merge reads the base model from it
+        weights = effective_weights(config)  # read once for both files
+        _write_resolved_config(config, out, weights)  # the merge reads the base model from it
         if tc.merge_adapter:
             from vlcultura.train.merge import merge_and_save
 
             result.merged_dir = str(merge_and_save(out))
         _write_outputs(config, out, preset, dtype, image_settings, findings, result, raw_ds, use_cpu,
-                       recipe)
+                       recipe, weights)
         from vlcultura.cards.model_card import write_model_card
 
         write_model_card(out, recipe=recipe)
     return result
 
 
-def _write_resolved_config(config: PipelineConfig, out: Path) -> None:
+def _write_resolved_config(config: PipelineConfig, out: Path, weights: tuple[float, float, str]) -> None:
     """The recipe as it ran, with the class weights actually used."""
-    d, u, _ = effective_weights(config)
+    d, u, _ = weights
     resolved = config.model_copy(deep=True)
     resolved.train.desirable_weight, resolved.train.undesirable_weight = d, u
     dump_config(resolved, out / "config.yaml")
@@ -310,9 +309,10 @@ def _write_resolved_config(config: PipelineConfig, out: Path) -> None:
 
 def _write_outputs(config: PipelineConfig, out: Path, preset: FamilyPreset, dtype: Any,
                    image_settings: dict[str, Any], findings: list[preflight.Finding],
-                   result: TrainResult, raw_ds: Any, use_cpu: bool, recipe: str | None) -> None:
+                   result: TrainResult, raw_ds: Any, use_cpu: bool, recipe: str | None,
+                   weights: tuple[float, float, str]) -> None:
     """The preflight report and the facts the Model Card is built from."""
-    d, u, weights_source = effective_weights(config)
+    d, u, weights_source = weights
     (out / PREFLIGHT_FILE).write_text(json.dumps([asdict(f) for f in findings], indent=2), encoding="utf-8")
     labels = list(raw_ds["label"]) if "label" in raw_ds.column_names else []
     varieties = sorted({v for v in raw_ds["variety"] if v}) if "variety" in raw_ds.column_names else []
