@@ -26,7 +26,6 @@ from vlcultura.review.schema import (ACCURACY, CORRECTION, DESIRABLE, FLAG_TYPES
                                      record_id)
 
 
-
 @dataclass
 class PullReport:
     """Counts of what the pull did, the agreement statistics and the policy that was applied."""
@@ -53,7 +52,21 @@ def fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote
     """{record id: submitted votes} for every record with at least one submitted response."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "not found" and per-response "user_id not provided" notices
-        return _fetch_votes(client, config)
+        dataset = _review_dataset(client, config)
+        usernames = {u.id: u.username for u in client.users}
+        query = rg.Query(filter=rg.Filter([("response.status", "==", "submitted")]))
+        votes: dict[str, list[Vote]] = {}
+        for record in dataset.records(query=query, with_responses=True, with_suggestions=False):
+            answers: dict[Any, dict[str, Any]] = defaultdict(dict)
+            for response in record.responses:
+                if getattr(response.status, "value", response.status) == "submitted":
+                    answers[response.user_id][response.question_name] = response.value
+            found = [Vote(reviewer=usernames.get(uid, str(uid)), label=a[LABEL], rating=a.get(ACCURACY),
+                          correction=(a.get(CORRECTION) or "").strip() or None, flags=tuple(a.get(FLAGS) or ()))
+                     for uid, a in answers.items() if LABEL in a]
+            if found:
+                votes[str(record.id)] = found
+    return votes
 
 
 def _review_dataset(client: rg.Argilla, config: ReviewConfig) -> rg.Dataset:
@@ -72,24 +85,6 @@ def review_progress(config: ReviewConfig) -> dict[str, int]:
     with reachable(api_url(config)):
         progress = _review_dataset(client, config).progress()
     return {k: int(progress.get(k, 0)) for k in ("total", "completed", "pending")}
-
-
-def _fetch_votes(client: rg.Argilla, config: ReviewConfig) -> dict[str, list[Vote]]:
-    dataset = _review_dataset(client, config)
-    usernames = {u.id: u.username for u in client.users}
-    query = rg.Query(filter=rg.Filter([("response.status", "==", "submitted")]))
-    votes: dict[str, list[Vote]] = {}
-    for record in dataset.records(query=query, with_responses=True, with_suggestions=False):
-        answers: dict[Any, dict[str, Any]] = defaultdict(dict)
-        for response in record.responses:
-            if getattr(response.status, "value", response.status) == "submitted":
-                answers[response.user_id][response.question_name] = response.value
-        found = [Vote(reviewer=usernames.get(uid, str(uid)), label=a[LABEL], rating=a.get(ACCURACY),
-                      correction=(a.get(CORRECTION) or "").strip() or None, flags=tuple(a.get(FLAGS) or ()))
-                 for uid, a in answers.items() if LABEL in a]
-        if found:
-            votes[str(record.id)] = found
-    return votes
 
 
 def correction_row(reviewed: dict[str, Any], text: str) -> dict[str, Any]:
