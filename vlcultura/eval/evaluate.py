@@ -68,13 +68,13 @@ def _idf(config: PipelineConfig, dataset: str, n_images: int, tokenizer: str) ->
     return DocumentFrequency.from_references(tokens, "fixed, from the train split's desirable descriptions")
 
 
-def _caption(config: PipelineConfig, items: list[EvalImage], out: Path, decoding: Decoding,
-             problems: list[str]) -> dict[str, dict[str, str]]:
+def _caption(config: PipelineConfig, systems: list[tuple[str, str, str | None]], items: list[EvalImage],
+             out: Path, decoding: Decoding, problems: list[str]) -> dict[str, dict[str, str]]:
     """Captions per system; a system whose captions are all cached is not even loaded."""
     from vlcultura.eval.systems import load_system, system_id
 
     captions: dict[str, dict[str, str]] = {}
-    for name, kind, source in _systems(config):
+    for name, kind, source in systems:
         model_id = system_id(kind, config.model, source)  # type: ignore[arg-type]
         cache = CaptionCache(out / "captions" / f"{name}.jsonl")
         if not pending(items, decoding, cache, model_id):
@@ -85,14 +85,15 @@ def _caption(config: PipelineConfig, items: list[EvalImage], out: Path, decoding
                                                 config.eval.batch_size, label=f"captioning ({name})")
         problems.extend(f"{name}: {p}" for p in failed)
         del model, processor  # one model in memory at a time
-        gc.collect()
-        _empty_cuda_cache()
+        _free_memory()
     return captions
 
 
-def _empty_cuda_cache() -> None:
+def _free_memory() -> None:
+    """Release a model just dropped, so the next one fits."""
     import torch
 
+    gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -128,8 +129,7 @@ def _add_judge_scores(config: PipelineConfig, systems: dict[str, Any], scored: l
         scores.metrics.update({m.name: m for m in result.metrics})
         problems.extend(f"{name}: {p}" for p in result.problems)
     del local
-    gc.collect()
-    _empty_cuda_cache()
+    _free_memory()
 
 
 def _load_local_judge(config: PipelineConfig) -> tuple[Any, Any, str]:
@@ -158,7 +158,9 @@ def evaluate(config: PipelineConfig) -> EvalRun:
         raise TokenizerUnavailable("eval.tokenizer resolves to coco (the images have no es/pt variety), which "
                                    "needs Java: install a Java runtime or set eval.tokenizer: es|pt")
     decoding = Decoding(ev.max_new_tokens, ev.num_beams, ev.do_sample, ev.temperature, ev.repetition_penalty, ev.seed)
-    captions = _caption(config, items, out, decoding, problems)
+    to_caption = _systems(config)
+    tuned = next(((kind, source) for name, kind, source in to_caption if name == "tuned"), None)
+    captions = _caption(config, to_caption, items, out, decoding, problems)
     scored = [i for i in items if all(i.id in c for c in captions.values())]
     if not scored:
         raise EvalDataError("no image was captioned by every system: see the reasons above")
@@ -173,12 +175,12 @@ def evaluate(config: PipelineConfig) -> EvalRun:
     countries = [m.country for m in metas]
     varieties = [m.variety for m in metas]
     info = {"dataset": str(dataset), "split": ev.split, "base model": config.model.name_or_path,
-            "tuned": next((f"{k}: {s}" for n, k, s in _systems(config) if n == "tuned"), "none"),
+            "tuned": f"{tuned[0]}: {tuned[1]}" if tuned else "none",
             "tokenizer": tokenizer, "decoding": json.dumps(asdict(decoding)),
             "prompts": "the training prompts of each image's rows"}
     summary = summarize(systems, countries, varieties, ev.bootstrap_samples, ev.seed, info=info)
     summary["problems"] = problems
-    tuned_source = next((s for n, _, s in _systems(config) if n == "tuned"), None)
+    tuned_source = tuned[1] if tuned else None
     headline = "tuned" if "tuned" in systems else next(iter(systems))
     model_name = Path(tuned_source).name if tuned_source else config.model.name_or_path
     entry = model_index(summary, model_name, Path(dataset).name, str(dataset), system=headline, split=ev.split)
