@@ -303,8 +303,7 @@ STAGE_FUNCS: dict[str, StageFn] = {
     "ingest": _ingest, "generate": _generate, "filter": _filter, "judge": _judge, "review": _review,
     "export": _export, "base_model": _base_model, "train": _train, "evaluate": _evaluate,
 }
-STAGES: tuple[str, ...] = ("ingest", "generate", "filter", "judge", "review", "export", "base_model",
-                           "train", "evaluate")
+STAGES: tuple[str, ...] = tuple(STAGE_FUNCS)  # the run order is the order above
 # The recipe sections each stage reads: a finished stage whose sections changed is pointed out.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("ingest",), "generate": ("generate",), "filter": ("filters",), "judge": ("judge",),
@@ -316,4 +315,6 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
 def recipe_fingerprint(ctx: RunContext, stage: str) -> dict[str, Any]:
     """What a stage's result depends on in the recipe."""
     return {name: getattr(ctx.config, name).model_dump(mode="json") for name in STAGE_SECTIONS[stage]}
+
+
 DATASET_STAGES: tuple[str, ...] = STAGES[: STAGES.index("export") + 1]
