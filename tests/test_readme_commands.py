@@ -103,3 +103,4 @@ def test_configuration_reference_covers_every_recipe_key():
     shipped = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     for section in PipelineConfig.model_fields:  # regenerate with python -m vlcultura.config_reference
         assert f"| `{section}" in shipped, f"docs/configuration.md lacks {section}"
+    assert shipped == reference, "docs/configuration.md is stale: python -m vlcultura.config_reference > docs/configuration.md"

@@ -48,12 +48,19 @@ def _default(field) -> str:
     return f"`{json.dumps(value, default=str, ensure_ascii=False)}`"
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def _section(field) -> type[BaseModel] | None:
+    """The model of a field that is itself a section (a nested config), else None."""
+    annotation = field.annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _rows(model: type[BaseModel], prefix: str, nested: bool = True) -> list[str]:
+    """One table row per key; `nested=False` leaves the sub-sections out."""
     rows, notes = [], _comments(model)
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows += _rows(annotation, f"{prefix}{name}.")
+        if section := _section(field):
+            rows += _rows(section, f"{prefix}{name}.") if nested else []
             continue
         kind = str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
         note = notes.get(name, "").replace("<", "&lt;").replace("|", "/")
@@ -63,16 +70,12 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
 
 def render() -> str:
     """The whole reference as Markdown, one table per recipe section."""
-    parts = [HEADER]
-    top = [n for n, f in PipelineConfig.model_fields.items()
-           if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))]
-    rows = [r for r in _rows(PipelineConfig, "") if any(f"`{n}`" in r for n in top)]
-    parts.append("\n".join(["## top level", "", TABLE, *rows]))
+    parts = [HEADER, "\n".join(["## top level", "", TABLE, *_rows(PipelineConfig, "", nested=False)])]
     for name, field in PipelineConfig.model_fields.items():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            doc = (inspect.getdoc(field.annotation) or "").splitlines()
+        if section := _section(field):
+            doc = (inspect.getdoc(section) or "").splitlines()
             intro = [doc[0], ""] if doc and not doc[0].startswith(("Forbid", "A whole")) else []
-            parts.append("\n".join([f"## {name}", "", *intro, TABLE, *_rows(field.annotation, f"{name}.")]))
+            parts.append("\n".join([f"## {name}", "", *intro, TABLE, *_rows(section, f"{name}.")]))
     return "\n\n".join(parts) + "\n"
 
 
