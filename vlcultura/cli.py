@@ -31,7 +31,6 @@ COMMAND_MODULES = (
 )
 
 
-
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
     """From a folder of photos to a culturally grounded captioning model."""

@@ -74,8 +74,8 @@ def run_checks() -> list[Check]:
     """All checks; each says what to do when it fails."""
     from vlcultura.config import secrets_from_env
 
-    checks = [Check(p, _version(p) is not None, _version(p) or "not installed") for p in PACKAGES
-              if p != "torch"]
+    checks = [Check(p, (version := _version(p)) is not None, version or "not installed") for p in PACKAGES
+              if p != "torch"]  # torch: _torch() below also reports the CUDA build and the GPUs
     checks += _torch()
     checks.append(_java())
     secrets = secrets_from_env()

@@ -24,6 +24,7 @@ from vlcultura.run_layout import RECIPE_IN_REPO, RESOLVED_IN_REPO, RunLayout
 RepoType = Literal["dataset", "model"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone: scripts/ and configs/ live here
 
+
 class PublishError(ValueError):
     """A repo that must not be pushed as it is (the message lists every problem)."""
 

@@ -15,12 +15,12 @@ the logits (Gemma 3's projector starts at zero, so it is re-randomised here).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import typer
 
 Family = Literal["smolvlm", "gemma3", "qwen2_5_vl"]
-FAMILIES: tuple[str, ...] = ("smolvlm", "gemma3", "qwen2_5_vl")
+FAMILIES: tuple[str, ...] = get_args(Family)
 TINY_IMAGE_SIZE = 64  # pixels: every family turns it into a handful of image tokens
 
 CORPUS = (
