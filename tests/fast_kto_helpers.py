@@ -43,15 +43,16 @@ def kto_args(out_dir, steps: int = 3, batch: int = 4, **overrides) -> KTOConfig:
     return KTOConfig(**settings)
 
 
-def make_trainer(trainer_cls, family: str, out_dir, rows: int = 8, dtype=torch.float32, **arg_overrides):
+def make_trainer(trainer_cls, family: str, out_dir, rows: int = 8, dtype=torch.float32, lora_seed: int = 1,
+                 lora_scale: float = 0.3, **arg_overrides):
     """A trainer on the tiny `family` model (seed 0) with LoRA B randomised: nonzero rewards."""
     model, processor = build_tiny_vlm_in_memory(family, seed=0)
     model.to(dtype)
     trainer = trainer_cls(model=model, args=kto_args(out_dir, **arg_overrides), train_dataset=kto_dataset(rows),
                           processing_class=processor, peft_config=lora_config(family))
-    generator = torch.Generator().manual_seed(1)
+    generator = torch.Generator().manual_seed(lora_seed)
     with torch.no_grad():  # LoRA starts as the identity (B = 0): policy == reference, rewards all 0
         for name, param in sorted(trainer.model.named_parameters()):
             if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+                param.copy_(torch.randn(param.shape, generator=generator) * lora_scale)
     return trainer

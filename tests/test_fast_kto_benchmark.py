@@ -20,6 +20,8 @@ def test_benchmark_script_on_tiny_shapes(tmp_path, monkeypatch):
     assert [r["shape"] for r in results] == ["smolvlm-tiny", "gemma3-tiny"]
     for r in results:
         assert r["fast"]["fast_path"] and r["fast"]["vision_calls_total"] == 3  # 6 rows / batch 2
-        assert r["equivalence"]["fast"]["max_rel_diff"] == 0.0  # float32 on CPU: same numbers
+        for e in r["equivalence"]["fast"].values():  # float32 on CPU: within 1e-5, or within the
+            # rounding floor stock itself shows when only the padding changes (tiny rewards)
+            assert e["max_rel_diff"] <= max(1e-5, 2 * e["stock_padded_max_rel_diff"]), e
         assert r["stock"]["samples_per_s"] > 0 and r["fast"]["speedup"] > 0
     assert "| gemma3-tiny | vlcultura FastKTOTrainer |" in (tmp_path / "kto_throughput.md").read_text()

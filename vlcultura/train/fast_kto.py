@@ -5,9 +5,11 @@ epoch and runs the frozen vision tower four times per step. Here, before the fir
 pass over the stock train loader (same sampler, collator and KL pairing) records for each batch
 the collated tensors, the vision tower + connector output and the reference log-probabilities
 (base model, adapters disabled). Each step then runs only what depends on the trainable
-weights: the policy KL pass and the policy pass with its backward, through stock
-`KTOTrainer._compute_loss`, so loss, rewards and KL are stock TRL's. Where a shortcut would
-change the function, `fast_path_blockers` says why and the trainer behaves exactly like stock.
+weights: the policy KL pass and the policy pass with its backward. For causal-attention
+families (SmolVLM) that step runs in fixed shapes (`fast.static_step`) and, on a GPU, as one
+CUDA graph per shape (`fast.cuda_graphs`); for the others it runs eagerly through stock
+`KTOTrainer._compute_loss`. Where a shortcut would change the function, `fast_path_blockers`
+says why and the trainer behaves exactly like stock.
 """
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from trl.trainer.utils import use_adapter
 
 from .fast.batches import FEATURES_KEY, CachedBatches, only_item, pin
 from .fast.blockers import fast_path_blockers, trainable_outside_language_model
+from .fast.cuda_graphs import GraphedTrainStep
 from .fast.image_features import VISION_ONLY_KEYS, ImageFeatureReplay, image_entry
+from .fast.static_step import (POSITIONS_KEY, NotRightPadded, StaticKTOStep, causal_lm_parts, graph_key,
+                               log_kto_metrics, static_batch)
 
 __all__ = ["FastKTOTrainer", "fast_path_blockers"]
 
@@ -43,11 +48,13 @@ class FastKTOTrainer(KTOTrainer):
 
     `fast_path` tells which one runs, `fast_path_reasons` why not, `fast_precompute_seconds`
     what the one-time precompute cost, `fast_vision_calls` how often the vision tower ran.
+    `fast_static_step` / `fast_cuda_graphs` tell whether the step runs in fixed shapes / as CUDA
+    graphs, `fast_static_reasons` why not. `cuda_graphs=False` keeps the fixed-shape step eager.
     """
 
     def __init__(self, model, ref_model=None, args=None, data_collator=None, train_dataset=None,
                  eval_dataset=None, processing_class=None, compute_metrics=None, callbacks=None,
-                 optimizers=(None, None), quantization_config=None, peft_config=None):
+                 optimizers=(None, None), quantization_config=None, peft_config=None, *, cuda_graphs: bool = True):
         reasons = fast_path_blockers(model, args, train_dataset, peft_config)
         if ref_model is not None:
             reasons.append("an explicit ref_model: the fast path uses the base model with adapters disabled")
@@ -65,8 +72,47 @@ class FastKTOTrainer(KTOTrainer):
         self.fast_precompute_seconds: float | None = None
         self.fast_vision_calls = 0
         self._fast_batches: CachedBatches | None = None
+        self._static_step: StaticKTOStep | None = None
+        self._graphed: GraphedTrainStep | None = None
+        self.fast_static_reasons: list[str] = []
+        self.fast_capture_seconds: float | None = None
+        self._pending_stats: list[tuple[torch.Tensor, dict[str, Any]]] = []
         if reasons:
             logger.warning("KTO fast path off, running stock TRL: %s", "; ".join(reasons))
+        else:
+            self._static_step, self.fast_static_reasons = self._build_static_step()
+            if self._static_step is not None and cuda_graphs and self.accelerator.device.type == "cuda":
+                params = [p for p in self.model.parameters() if p.requires_grad]
+                self._graphed = GraphedTrainStep(self._graph_step, params)
+            if self.fast_static_reasons:
+                logger.info("KTO fast path runs eagerly (no fixed-shape step): %s", "; ".join(self.fast_static_reasons))
+
+    @property
+    def fast_static_step(self) -> bool:
+        return self._static_step is not None
+
+    @property
+    def fast_cuda_graphs(self) -> bool:
+        return self._graphed is not None
+
+    def _build_static_step(self) -> tuple[StaticKTOStep | None, list[str]]:
+        """The fixed-shape step where it computes the same function, else the reasons."""
+        reasons = []
+        if self.accelerator.mixed_precision == "fp16":
+            reasons.append("fp16 mixed precision: its loss scaling is not part of the fixed-shape step")
+        if self.args.gradient_checkpointing:
+            reasons.append("gradient checkpointing is not part of the fixed-shape step")
+        if self.aux_loss_enabled:
+            reasons.append("router auxiliary loss is not part of the fixed-shape step")
+        if self.loss_type not in ("kto", "apo_zero_unpaired"):
+            reasons.append(f"loss_type={self.loss_type!r} is not part of the fixed-shape step")
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        parts, why = causal_lm_parts(self.accelerator.unwrap_model(self.model), getattr(tokenizer, "pad_token_id", None))
+        reasons += why
+        if reasons:
+            return None, reasons
+        mixed = {"bf16": torch.bfloat16}.get(self.accelerator.mixed_precision)
+        return StaticKTOStep(parts, self.beta, self.loss_type, self.desirable_weight, self.undesirable_weight, mixed), []
 
     # -- data -----------------------------------------------------------------------------------
     def get_train_dataloader(self) -> DataLoader:
@@ -74,6 +120,8 @@ class FastKTOTrainer(KTOTrainer):
             return super().get_train_dataloader()
         if self._fast_batches is None:
             self._fast_batches = self._precompute_batches()
+            if self._graphed is not None:
+                self._capture_graphs(self._fast_batches.batches)
         return DataLoader(self._fast_batches, batch_size=1, shuffle=False, collate_fn=only_item)
 
     def num_examples(self, dataloader: DataLoader) -> int:
@@ -84,6 +132,17 @@ class FastKTOTrainer(KTOTrainer):
     def _precompute_batches(self) -> CachedBatches:
         """One pass over the stock loader: collated batch, image features, reference log-probs."""
         start = time.perf_counter()
+        try:
+            batches = self._cache_batches()
+        except NotRightPadded as error:  # a collator that pads on the left: the eager fast path is exact
+            self.fast_static_reasons, self._static_step, self._graphed = [str(error)], None, None
+            logger.info("KTO fast path runs eagerly: %s", error)
+            batches = self._cache_batches()
+        self.fast_precompute_seconds = time.perf_counter() - start
+        logger.info("KTO fast path: %d batches cached in %.1f s", len(batches), self.fast_precompute_seconds)
+        return CachedBatches(batches)
+
+    def _cache_batches(self) -> list[dict[str, Any]]:
         unwrapped = self.accelerator.unwrap_model(self.model)
         entry = image_entry(unwrapped)
         pin_memory = self.args.dataloader_pin_memory and torch.cuda.is_available()
@@ -92,21 +151,38 @@ class FastKTOTrainer(KTOTrainer):
             for batch in tqdm(super().get_train_dataloader(), desc="KTO fast path: caching batches",
                               disable=not self.is_local_process_zero()):
                 batch = self._prepare_inputs(batch)
-                with ImageFeatureReplay(entry) as replay:
-                    ref_logps, ref_kl_logps = self._reference_logps(batch)
-                self.fast_vision_calls += replay.vision_calls
-                cached = {k: v.cpu() for k, v in batch.items() if k not in VISION_ONLY_KEYS}
-                cached["ref_logps"] = ref_logps.cpu()
-                if ref_kl_logps is not None:
-                    cached["ref_KL_logps"] = ref_kl_logps.cpu()
-                if replay.features is not None:
-                    cached["pixel_values"] = torch.zeros(0)  # keeps the forward's image branch on
-                    cached[FEATURES_KEY] = [f.cpu() for f in replay.features] if isinstance(
-                        replay.features, (list, tuple)) else replay.features.cpu()
+                cached = self._static_cached(batch, entry) if self._static_step else self._eager_cached(batch, entry)
+                cached = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in cached.items()}
                 batches.append({k: pin(v) for k, v in cached.items()} if pin_memory else cached)
-        self.fast_precompute_seconds = time.perf_counter() - start
-        logger.info("KTO fast path: %d batches cached in %.1f s", len(batches), self.fast_precompute_seconds)
-        return CachedBatches(batches)
+        return batches
+
+    def _eager_cached(self, batch: dict[str, Any], entry: torch.nn.Module) -> dict[str, Any]:
+        """The stock batch without pixels, its image features and stock-computed reference log-probs."""
+        with ImageFeatureReplay(entry) as replay:
+            ref_logps, ref_kl_logps = self._reference_logps(batch)
+        self.fast_vision_calls += replay.vision_calls
+        cached = {k: v for k, v in batch.items() if k not in VISION_ONLY_KEYS}
+        cached["ref_logps"] = ref_logps
+        if ref_kl_logps is not None:
+            cached["ref_KL_logps"] = ref_kl_logps
+        if replay.features is not None:
+            cached["pixel_values"] = torch.zeros(0)  # keeps the forward's image branch on
+            cached[FEATURES_KEY] = ([f.cpu() for f in replay.features] if isinstance(replay.features, (list, tuple))
+                                    else replay.features)
+        return cached
+
+    def _static_cached(self, batch: dict[str, Any], entry: torch.nn.Module) -> dict[str, Any]:
+        """The batch in fixed shapes, with reference log-probs from the fixed-shape step itself."""
+        model_kwargs = {k: v for k, v in batch.items() if k not in _NON_MODEL_KEYS}
+        with ImageFeatureReplay(entry, stop_after_recording=True) as replay:
+            self.model(**model_kwargs, use_cache=False)  # stops once the vision tower has run
+        self.fast_vision_calls += replay.vision_calls
+        features = replay.features
+        if isinstance(features, (list, tuple)):
+            features = torch.cat([f.reshape(-1, f.size(-1)) for f in features])
+        cached = static_batch(batch, features, self._static_step.parts)
+        cached.update(self._static_step.reference_logps(cached))
+        return cached
 
     @contextlib.contextmanager
     def _as_reference(self, unwrapped: torch.nn.Module) -> Iterator[None]:
@@ -134,6 +210,11 @@ class FastKTOTrainer(KTOTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if "ref_logps" not in inputs or not self.fast_path:  # eval batches come from the stock collator
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if POSITIONS_KEY in inputs:
+            with self._no_lora_input_round_trip(self.accelerator.unwrap_model(model)):
+                outputs = self._static_step(inputs)
+            self._log_static_metrics(outputs["stats"], inputs)
+            return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
         inputs = dict(inputs)
         features = inputs.pop(FEATURES_KEY, None)
         unwrapped = self.accelerator.unwrap_model(model)
@@ -144,6 +225,64 @@ class FastKTOTrainer(KTOTrainer):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         finally:
             self.precompute_ref_logps = False
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """On a GPU, a fixed-shape batch trains by replaying its captured CUDA graph.
+
+        Nothing here waits for the GPU: inputs go from pinned host memory straight into the
+        graph's buffers, and the logged statistics are read when the trainer logs.
+        """
+        if self._graphed is None or POSITIONS_KEY not in inputs:
+            return super().training_step(model, inputs, num_items_in_batch)
+        model.train()
+        scale = self._loss_scale(num_items_in_batch)
+        outputs = self._graphed(graph_key(inputs), self._graph_inputs(inputs, scale),
+                                accumulate=self.args.gradient_accumulation_steps > 1)
+        self._pending_stats.append((outputs["stats"].clone(), inputs))
+        return outputs["loss"] * scale
+
+    def _graph_inputs(self, batch: dict[str, Any], loss_scale: float) -> dict[str, torch.Tensor]:
+        tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        tensors["loss_scale"] = torch.full((), loss_scale)
+        return tensors
+
+    def _capture_graphs(self, batches: list[dict[str, Any]]) -> None:
+        """Capture one graph per batch shape before training (their warm-up leaves no gradients)."""
+        start = time.perf_counter()
+        self.model.train()
+        for batch in {graph_key(b): b for b in reversed(batches)}.values():
+            self._graphed.capture(graph_key(batch), self._graph_inputs(batch, self._loss_scale(None)))
+        self.fast_capture_seconds = time.perf_counter() - start
+        logger.info("KTO fast path: %d CUDA graphs captured in %.1f s", len(self._graphed.graphs),
+                    self.fast_capture_seconds)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        for stats, batch in self._pending_stats:  # graph steps' statistics, read once per log
+            self._log_static_metrics(stats, batch)
+        self._pending_stats.clear()
+        super().log(logs, start_time)
+
+    def _loss_scale(self, num_items_in_batch: Any) -> float:
+        """The factor `Trainer.training_step` divides the loss by before backward (gradient accumulation)."""
+        scaled = getattr(self, "loss_is_scaled_for_ga", None)
+        if scaled is None:
+            scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func is not None
+        steps = getattr(self, "current_gradient_accumulation_steps", self.args.gradient_accumulation_steps)
+        return 1.0 if scaled else 1.0 / steps
+
+    def _graph_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What one graph holds: the fixed-shape step and its backward."""
+        with self._no_lora_input_round_trip(self.accelerator.unwrap_model(self.model)):
+            outputs = self._static_step(batch)
+        (outputs["loss"] * batch["loss_scale"]).backward()
+        return {k: v.detach() for k, v in outputs.items()}
+
+    def _log_static_metrics(self, stats: torch.Tensor, batch: dict[str, Any]) -> None:
+        mode = "train" if self.model.training else "eval"
+        log_kto_metrics(self._metrics[mode], stats, batch)
+        if mode == "train":
+            self._total_train_tokens += int(batch["attention_mask"].sum()) // self._tp_size
+        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
 
     @contextlib.contextmanager
     def _no_lora_input_round_trip(self, unwrapped: torch.nn.Module) -> Iterator[None]:

@@ -46,10 +46,11 @@ class ImageFeatureReplay:
     reference and KL passes of one batch then share a single vision forward.
     """
 
-    def __init__(self, entry: nn.Module, features: Any = None):
+    def __init__(self, entry: nn.Module, features: Any = None, stop_after_recording: bool = False):
         self.entry = entry
         self.features = features
         self.vision_calls = 0
+        self.stop_after_recording = stop_after_recording  # end the forward once the features are in hand
 
     def __enter__(self) -> ImageFeatureReplay:
         original = self.entry.get_image_features
@@ -59,10 +60,17 @@ class ImageFeatureReplay:
                 self.vision_calls += 1
                 output = original(*args, **kwargs)
                 self.features = output.pooler_output if hasattr(output, "pooler_output") else output
+                if self.stop_after_recording:
+                    raise FeaturesRecorded
             return BaseModelOutputWithPooling(pooler_output=self.features)
 
         self.entry.get_image_features = replay
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type | None, *exc: object) -> bool:
         del self.entry.get_image_features  # the class method is visible again
+        return kind is FeaturesRecorded
+
+
+class FeaturesRecorded(Exception):
+    """Ends a forward run only to record the image features (`stop_after_recording=True`)."""
