@@ -146,10 +146,8 @@ def test_fast_path_choice_is_recorded(tmp_path, fixtures):
     models, data = fixtures
     out = tmp_path / "out"
     result = train(tiny_recipe(models["smolvlm"], data, out, max_steps=2, fast_path=True))
-    if result.fast_path_reasons:
-        assert result.trainer_class in ("KTOTrainer", "FastKTOTrainer")
-    else:
-        assert result.trainer_class == "FastKTOTrainer"
+    assert (result.trainer_class, result.fast_path_reasons) == ("FastKTOTrainer", [])
+    assert result.fast_step == "fixed-shape"  # SmolVLM on CPU: fixed shapes, no CUDA graphs
     assert all(math.isfinite(r["loss"]) for r in _logs(out) if "loss" in r)
 
 

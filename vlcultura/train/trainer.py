@@ -54,6 +54,7 @@ class TrainResult:
     samples_per_second: float | None
     trainer_class: str
     fast_path_reasons: list[str] = field(default_factory=list)
+    fast_step: str | None = None  # FastKTOTrainer: "cuda-graphs", "fixed-shape" (eager) or "eager"
     merged_dir: str | None = None
     world_size: int = 1
     steady_samples_per_second: float | None = None  # after warm-up steps, all processes
@@ -139,6 +140,15 @@ def build_trainer(config: PipelineConfig, model: Any, processor: Any, train_data
                   peft_config=peft_config, callbacks=callbacks)
     trainer.vlcultura_fast_path_reasons = list(getattr(trainer, "fast_path_reasons", reasons) or [])
     return trainer
+
+
+def _fast_step(trainer: Any) -> str | None:
+    """How FastKTOTrainer ran its steps (None for the stock trainers)."""
+    if not getattr(trainer, "fast_path", False):
+        return None
+    if trainer.fast_cuda_graphs:
+        return "cuda-graphs"
+    return "fixed-shape" if trainer.fast_static_step else "eager"
 
 
 def _checkpoint_to_resume(output_dir: Path, resume: bool) -> str | None:
@@ -279,6 +289,7 @@ def train(config: PipelineConfig, resume: bool = False, callbacks: list[Any] | N
                          samples_per_second=output.metrics.get("train_samples_per_second"),
                          trainer_class=type(trainer).__name__,
                          fast_path_reasons=trainer.vlcultura_fast_path_reasons,
+                         fast_step=_fast_step(trainer),
                          world_size=args.world_size,
                          steady_samples_per_second=speed.samples_per_second(),
                          peak_gpu_memory_gib=speed.peak_memory_gib())
