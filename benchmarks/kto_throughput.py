@@ -74,6 +74,7 @@ SHAPES = {
 }
 LANGUAGE_MODEL = {"smolvlm": "text_model", "gemma3": "language_model"}
 KINDS = {"stock": "TRL 1.16 KTOTrainer", "fast": "vlcultura FastKTOTrainer",
+         "fast_compile": "vlcultura FastKTOTrainer, compile_layers=True",
          "fast_eager": "vlcultura FastKTOTrainer, no CUDA graphs"}
 VISION_SKIP = {"smolvlm": ["model.vision_model", "model.connector", "lm_head"],
                "gemma3": ["model.vision_tower", "model.multi_modal_projector", "lm_head"]}
@@ -205,7 +206,8 @@ class StepClock(TrainerCallback):
 
 
 def run_one(kind: str, shape: str, ds, model, processor, a, lora_seed: int):
-    """`kind`: stock (trl.KTOTrainer), fast (FastKTOTrainer) or fast_eager (the same without CUDA graphs)."""
+    """`kind`: stock (trl.KTOTrainer), fast (FastKTOTrainer), fast_compile (also torch.compile'd
+    decoder layers) or fast_eager (no CUDA graphs)."""
     # Equivalence probe on batch 0, then timed training; returns (metrics row, probe values).
     from peft import LoraConfig
     from trl import KTOConfig, KTOTrainer
@@ -230,7 +232,8 @@ def run_one(kind: str, shape: str, ds, model, processor, a, lora_seed: int):
     start = time.perf_counter()
     common = dict(model=model, args=args, train_dataset=ds, processing_class=processor, peft_config=lora,
                   callbacks=callbacks)
-    trainer = KTOTrainer(**common) if kind == "stock" else FastKTOTrainer(**common, cuda_graphs=kind == "fast")
+    trainer = (KTOTrainer(**common) if kind == "stock" else
+               FastKTOTrainer(**common, cuda_graphs=kind != "fast_eager", compile_layers=kind == "fast_compile"))
     batch = next(iter(trainer.get_train_dataloader()))  # fast path: triggers the one-time precompute
     probes = {}
     for scale in PROBE_SCALES:  # B = 0 at init would make policy == reference: perturb, identically for both
@@ -261,6 +264,7 @@ def run_one(kind: str, shape: str, ds, model, processor, a, lora_seed: int):
                static_step=getattr(trainer, "fast_static_step", False),
                cuda_graphs=getattr(trainer, "fast_cuda_graphs", False),
                graphs_captured=len(trainer._graphed.graphs) if getattr(trainer, "_graphed", None) else 0,
+               compiled_layers=getattr(trainer, "fast_compiled_layers", False),
                vision_calls_total=getattr(trainer, "fast_vision_calls", None))
     if fast:
         cached = trainer._fast_batches.batches

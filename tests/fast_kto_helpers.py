@@ -56,3 +56,10 @@ def make_trainer(trainer_cls, family: str, out_dir, rows: int = 8, dtype=torch.f
             if "lora_B" in name:
                 param.copy_(torch.randn(param.shape, generator=generator) * lora_scale)
     return trainer
+
+
+def logged_step(trainer, batch) -> tuple[dict[str, float], torch.Tensor]:
+    """Loss and logged metrics of one batch on the trainer's current weights (and the loss tensor)."""
+    trainer.model.train()
+    loss = trainer.compute_loss(trainer.model, trainer._prepare_inputs(batch))
+    return {k: v[-1] for k, v in trainer._metrics["train"].items()} | {"loss": loss.item()}, loss

@@ -10,7 +10,7 @@ import pytest
 import torch
 from trl import KTOTrainer
 
-from fast_kto_helpers import make_trainer
+from fast_kto_helpers import logged_step, make_trainer
 from vlcultura.train.fast_kto import FastKTOTrainer
 
 FAMILIES = ("smolvlm", "gemma3", "qwen2_5_vl")
@@ -29,16 +29,9 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-12)
 
 
-def _logged(trainer, batch) -> tuple[dict[str, float], torch.Tensor]:
-    """Loss and logged metrics of one batch on the trainer's current weights (and the loss tensor)."""
-    trainer.model.train()
-    loss = trainer.compute_loss(trainer.model, trainer._prepare_inputs(batch))
-    return {k: v[-1] for k, v in trainer._metrics["train"].items()} | {"loss": loss.item()}, loss
-
-
 def _step(trainer, batch) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     """Loss, logged metrics and LoRA gradients of one batch on the trainer's current weights."""
-    logged, loss = _logged(trainer, batch)
+    logged, loss = logged_step(trainer, batch)
     loss.backward()
     grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
     trainer.model.zero_grad()
@@ -103,7 +96,7 @@ def test_fixed_shape_step_in_bf16_is_within_1e_2_of_stock(tmp_path):
     assert fast.fast_static_step
     for stock_batch, fast_batch in zip(stock.get_train_dataloader(), fast.get_train_dataloader(), strict=True):
         with torch.no_grad(), stock.accelerator.autocast():
-            (stock_logged, _), (fast_logged, _) = _logged(stock, stock_batch), _logged(fast, fast_batch)
+            (stock_logged, _), (fast_logged, _) = logged_step(stock, stock_batch), logged_step(fast, fast_batch)
         for key in COMPARED:
             assert _rel(stock_logged[key], fast_logged[key]) <= 1e-2, (key, stock_logged[key], fast_logged[key])
 

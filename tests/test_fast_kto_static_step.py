@@ -6,10 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from fast_kto_helpers import make_trainer
+from trl import KTOTrainer
+
+from fast_kto_helpers import logged_step, make_trainer
 from vlcultura.train.fast.batches import FEATURES_KEY
 from vlcultura.train.fast.cuda_graphs import GraphedTrainStep
-from vlcultura.train.fast.static_step import LENGTH_MULTIPLE, NotRightPadded, static_batch
+from vlcultura.train.fast.static_step import (LENGTH_MULTIPLE, NotRightPadded, compile_decoder_layers,
+                                              restore_decoder_layers, static_batch)
 from vlcultura.train.fast_kto import FastKTOTrainer
 
 
@@ -77,3 +80,24 @@ def test_graph_gradients_become_grad_or_are_accumulated():
     owned[1].fill_(20.0)
     graphed._hand_over_grads(owned, accumulate=True)
     assert params[0].grad.tolist() == [11.0] * 3 and params[1].grad.tolist() == [22.0] * 2
+
+
+def test_compiled_decoder_layers_compute_the_same_function(tmp_path):
+    # what CUDA-graph runs use: one torch.compile'd layer function shared by all layers, reference included
+    stock = make_trainer(KTOTrainer, "smolvlm", tmp_path / "stock", lora_seed=7, lora_scale=1.0)
+    fast = make_trainer(FastKTOTrainer, "smolvlm", tmp_path / "fast", lora_seed=7, lora_scale=1.0)
+    backbone = fast._static_step.parts.backbone
+    compile_decoder_layers(backbone)
+    try:
+        for stock_batch, fast_batch in zip(stock.get_train_dataloader(), fast.get_train_dataloader(), strict=True):
+            (expected, _), (got, _) = logged_step(stock, stock_batch), logged_step(fast, fast_batch)
+            # fused kernels round the log-prob sums differently (~5e-8 of them); KL and rewards are
+            # differences of those sums, so their bound scales with the sums
+            resolution = 1e-6 * max(abs(expected["logps/chosen"]), abs(expected["logps/rejected"]))
+            for key in ("loss", "kl", "rewards/chosen", "rewards/rejected", "logps/chosen"):
+                bound = max(1e-5 * abs(expected[key]), resolution)
+                assert abs(got[key] - expected[key]) <= bound, (key, expected[key], got[key])
+    finally:
+        restore_decoder_layers(backbone)
+        torch._dynamo.reset()
+    assert all("forward" not in vars(layer) for layer in backbone.layers)

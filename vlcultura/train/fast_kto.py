@@ -31,8 +31,9 @@ from .fast.batches import FEATURES_KEY, CachedBatches, only_item, pin
 from .fast.blockers import fast_path_blockers, trainable_outside_language_model
 from .fast.cuda_graphs import GraphedTrainStep
 from .fast.image_features import VISION_ONLY_KEYS, ImageFeatureReplay, image_entry
-from .fast.static_step import (POSITIONS_KEY, NotRightPadded, StaticKTOStep, causal_lm_parts, graph_key,
-                               log_kto_metrics, static_batch)
+from .fast.static_step import (POSITIONS_KEY, NotRightPadded, StaticKTOStep, causal_lm_parts,
+                               compile_decoder_layers, graph_key, log_kto_metrics, restore_decoder_layers,
+                               static_batch)
 
 __all__ = ["FastKTOTrainer", "fast_path_blockers"]
 
@@ -49,12 +50,15 @@ class FastKTOTrainer(KTOTrainer):
     `fast_path` tells which one runs, `fast_path_reasons` why not, `fast_precompute_seconds`
     what the one-time precompute cost, `fast_vision_calls` how often the vision tower ran.
     `fast_static_step` / `fast_cuda_graphs` tell whether the step runs in fixed shapes / as CUDA
-    graphs, `fast_static_reasons` why not. `cuda_graphs=False` keeps the fixed-shape step eager.
+    graphs, `fast_static_reasons` why not. `cuda_graphs=False` keeps the fixed-shape step eager;
+    `compile_layers=True` also fuses the decoder layers with torch.compile inside the graphs (half
+    the kernels, a minute or two of compilation; see docs/fast_path.md).
     """
 
     def __init__(self, model, ref_model=None, args=None, data_collator=None, train_dataset=None,
                  eval_dataset=None, processing_class=None, compute_metrics=None, callbacks=None,
-                 optimizers=(None, None), quantization_config=None, peft_config=None, *, cuda_graphs: bool = True):
+                 optimizers=(None, None), quantization_config=None, peft_config=None, *, cuda_graphs: bool = True,
+                 compile_layers: bool = False):
         reasons = fast_path_blockers(model, args, train_dataset, peft_config)
         if ref_model is not None:
             reasons.append("an explicit ref_model: the fast path uses the base model with adapters disabled")
@@ -76,6 +80,8 @@ class FastKTOTrainer(KTOTrainer):
         self._graphed: GraphedTrainStep | None = None
         self.fast_static_reasons: list[str] = []
         self.fast_capture_seconds: float | None = None
+        self.fast_compiled_layers = False
+        self._flops_parameters: int | None = None
         self._pending_stats: list[tuple[torch.Tensor, dict[str, Any]]] = []
         if reasons:
             logger.warning("KTO fast path off, running stock TRL: %s", "; ".join(reasons))
@@ -84,6 +90,9 @@ class FastKTOTrainer(KTOTrainer):
             if self._static_step is not None and cuda_graphs and self.accelerator.device.type == "cuda":
                 params = [p for p in self.model.parameters() if p.requires_grad]
                 self._graphed = GraphedTrainStep(self._graph_step, params)
+                if compile_layers:  # before the precompute: the reference uses the same kernels
+                    compile_decoder_layers(self._static_step.parts.backbone)
+                self.fast_compiled_layers = compile_layers
             if self.fast_static_reasons:
                 logger.info("KTO fast path runs eagerly (no fixed-shape step): %s", "; ".join(self.fast_static_reasons))
 
@@ -135,7 +144,10 @@ class FastKTOTrainer(KTOTrainer):
         try:
             batches = self._cache_batches()
         except NotRightPadded as error:  # a collator that pads on the left: the eager fast path is exact
+            if self.fast_compiled_layers:
+                restore_decoder_layers(self._static_step.parts.backbone)
             self.fast_static_reasons, self._static_step, self._graphed = [str(error)], None, None
+            self.fast_compiled_layers = False
             logger.info("KTO fast path runs eagerly: %s", error)
             batches = self._cache_batches()
         self.fast_precompute_seconds = time.perf_counter() - start
@@ -276,6 +288,23 @@ class FastKTOTrainer(KTOTrainer):
             outputs = self._static_step(batch)
         (outputs["loss"] * batch["loss_scale"]).backward()
         return {k: v.detach() for k, v in outputs.items()}
+
+    def floating_point_ops(self, inputs: dict[str, Any]) -> int:
+        """Trainer's FLOPs estimate, with the parameter count (a walk over every module) taken once."""
+        if self._graphed is None:
+            return super().floating_point_ops(inputs)
+        if self._flops_parameters is None:
+            count = getattr(self.model, "num_parameters", None)
+            self._flops_parameters = count(exclude_embeddings=True) if count else 0
+        main_input = getattr(self.model, "main_input_name", "input_ids")
+        return 6 * inputs[main_input].numel() * self._flops_parameters if main_input in inputs else 0
+
+    def _clip_grad_norm(self, model):
+        """Clip over the trainable parameters only (the others have no gradient): the same norm,
+        without walking the whole model every step."""
+        if self._graphed is None:
+            return super()._clip_grad_norm(model)
+        return self.accelerator.clip_grad_norm_(self._graphed.params, self.args.max_grad_norm)
 
     def _log_static_metrics(self, stats: torch.Tensor, batch: dict[str, Any]) -> None:
         mode = "train" if self.model.training else "eval"

@@ -18,6 +18,7 @@ reference share kernels and a LoRA that is still the identity gives rewards of e
 from __future__ import annotations
 
 import contextlib
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,9 +120,45 @@ def static_batch(batch: dict[str, Any], features: torch.Tensor | None, parts: Ca
     return out
 
 
+def compile_decoder_layers(backbone: nn.Module) -> None:
+    """Fuse each decoder layer's small kernels (norms, rotary, LoRA glue, casts) with torch.compile.
+
+    All layers share one compiled function (same code, parameters traced as inputs, dynamic
+    sequence length), so a run compiles a handful of variants (with/without grad, adapters on/off),
+    not one per layer and shape. The reference log-probs go through the same compiled layers, so
+    an identity LoRA still gives policy == reference.
+    """
+    layers = list(backbone.layers)
+    compiled = torch.compile(type(layers[0]).forward, dynamic=True, fullgraph=True)
+    for layer in layers:
+        layer.forward = types.MethodType(compiled, layer)
+
+
+def restore_decoder_layers(backbone: nn.Module) -> None:
+    """Undo `compile_decoder_layers`: the layers' class forward is visible again."""
+    for layer in backbone.layers:
+        layer.__dict__.pop("forward", None)
+
+
 def graph_key(batch: dict[str, Any]) -> tuple[int, ...]:
     """The shapes one captured graph serves: rows, padded length, image-feature rows, KL or not."""
     return (*batch["input_ids"].shape, batch[FEATURES_KEY].size(0), int("KL_input_ids" in batch))
+
+
+def causal_decoder_states(backbone: nn.Module, embeds: torch.Tensor) -> torch.Tensor:
+    """The text decoder's last hidden states under plain causal attention, with default positions.
+
+    What `LlamaModel.forward` computes for a right-padded batch, minus the mask it would build:
+    transformers materialises that mask while a CUDA graph is being captured (and skips it
+    otherwise), which would make the captured step, the eager step and the reference run
+    different attention kernels. With no mask every pass uses the same causal kernel.
+    """
+    positions = torch.arange(embeds.size(1), device=embeds.device).unsqueeze(0)
+    rotary = backbone.rotary_emb(embeds, positions)
+    hidden = embeds
+    for layer in backbone.layers[: backbone.config.num_hidden_layers]:
+        hidden = layer(hidden, attention_mask=None, position_ids=positions, position_embeddings=rotary)
+    return backbone.norm(hidden)
 
 
 def sequence_logps(parts: CausalLMParts, ids: torch.Tensor, completion_mask: torch.Tensor,
@@ -132,7 +169,7 @@ def sequence_logps(parts: CausalLMParts, ids: torch.Tensor, completion_mask: tor
     embeds = parts.backbone.get_input_embeddings()(ids)
     rows, length, hidden = embeds.shape
     embeds = embeds.view(-1, hidden).index_copy(0, positions, features.to(embeds.dtype)).view(rows, length, hidden)
-    states = parts.backbone(inputs_embeds=embeds, use_cache=False).last_hidden_state[:, :-1]
+    states = causal_decoder_states(parts.backbone, embeds)[:, :-1]
     weight = parts.lm_head.weight
     head = parts.head
     log_probs, entropy, _, mean_logits, _ = ChunkedLogProbFunction.apply(
