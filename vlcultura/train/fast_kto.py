@@ -225,7 +225,7 @@ class FastKTOTrainer(KTOTrainer):
         if POSITIONS_KEY in inputs:
             with self._no_lora_input_round_trip(self.accelerator.unwrap_model(model)):
                 outputs = self._static_step(inputs)
-            self._log_static_metrics(outputs["stats"], inputs)
+            self._log_static_metrics(outputs["stats"], inputs, "train" if self.model.training else "eval")
             return (outputs["loss"], outputs) if return_outputs else outputs["loss"]
         inputs = dict(inputs)
         features = inputs.pop(FEATURES_KEY, None)
@@ -269,8 +269,8 @@ class FastKTOTrainer(KTOTrainer):
                     self.fast_capture_seconds)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        for stats, batch in self._pending_stats:  # graph steps' statistics, read once per log
-            self._log_static_metrics(stats, batch)
+        for stats, batch in self._pending_stats:  # graph (training) steps' statistics, read once per log
+            self._log_static_metrics(stats, batch, "train")
         self._pending_stats.clear()
         super().log(logs, start_time)
 
@@ -306,8 +306,7 @@ class FastKTOTrainer(KTOTrainer):
             return super()._clip_grad_norm(model)
         return self.accelerator.clip_grad_norm_(self._graphed.params, self.args.max_grad_norm)
 
-    def _log_static_metrics(self, stats: torch.Tensor, batch: dict[str, Any]) -> None:
-        mode = "train" if self.model.training else "eval"
+    def _log_static_metrics(self, stats: torch.Tensor, batch: dict[str, Any], mode: str) -> None:
         log_kto_metrics(self._metrics[mode], stats, batch)
         if mode == "train":
             self._total_train_tokens += int(batch["attention_mask"].sum()) // self._tp_size
