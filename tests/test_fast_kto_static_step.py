@@ -101,3 +101,17 @@ def test_compiled_decoder_layers_compute_the_same_function(tmp_path):
         restore_decoder_layers(backbone)
         torch._dynamo.reset()
     assert all("forward" not in vars(layer) for layer in backbone.layers)
+
+
+def test_pending_graph_statistics_are_logged_as_training_metrics(tmp_path):
+    # graph steps hand their statistics over at the next log; an evaluation's log in between
+    # must not take them as eval metrics
+    fast = make_trainer(FastKTOTrainer, "smolvlm", tmp_path)
+    batch = fast._prepare_inputs(next(iter(fast.get_train_dataloader())))
+    with torch.no_grad():
+        fast._pending_stats.append((fast._static_step(batch)["stats"], batch))
+    fast.model.eval()
+    fast.log({"eval_loss": 0.5})
+    assert not fast._pending_stats
+    assert len(fast._metrics["train"]["rewards/chosen"]) == 1 and not fast._metrics["eval"]
+    assert "eval_rewards/chosen" not in fast.state.log_history[-1]
