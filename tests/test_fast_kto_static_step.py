@@ -54,6 +54,7 @@ def test_left_padded_batch_is_refused(tmp_path):
 @pytest.mark.parametrize(("family", "overrides", "reason"), [
     ("gemma3", {}, "model type 'gemma3'"),
     ("smolvlm", {"gradient_checkpointing": True}, "gradient checkpointing"),
+    ("smolvlm", {"torch_compile": True}, "torch_compile=True"),
 ])
 def test_steps_aside_with_a_reason_and_stays_on_the_eager_fast_path(tmp_path, family, overrides, reason):
     fast = make_trainer(FastKTOTrainer, family, tmp_path, **overrides)

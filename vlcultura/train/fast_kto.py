@@ -111,6 +111,11 @@ class FastKTOTrainer(KTOTrainer):
             reasons.append("fp16 mixed precision: its loss scaling is not part of the fixed-shape step")
         if self.args.gradient_checkpointing:
             reasons.append("gradient checkpointing is not part of the fixed-shape step")
+        if getattr(self.args, "activation_offloading", False):
+            reasons.append("activation offloading is not part of the fixed-shape step")
+        if self.args.torch_compile:
+            reasons.append("torch_compile=True compiles the whole model; the fixed-shape step calls its "
+                           "layers directly (FastKTOTrainer(compile_layers=True) compiles those)")
         if self.aux_loss_enabled:
             reasons.append("router auxiliary loss is not part of the fixed-shape step")
         if self.loss_type not in ("kto", "apo_zero_unpaired"):
