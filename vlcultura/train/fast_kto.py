@@ -44,6 +44,11 @@ _NON_MODEL_KEYS = frozenset({"completion_mask", "KL_input_ids", "KL_attention_ma
                              "KL_token_type_ids", "KL_mm_token_type_ids", "label", "ref_logps", "ref_KL_logps"})
 
 
+def _model_kwargs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The model's forward arguments in a collated batch, as stock `_compute_loss` passes them."""
+    return {k: v for k, v in batch.items() if k not in _NON_MODEL_KEYS} | {"use_cache": False}
+
+
 class FastKTOTrainer(KTOTrainer):
     """`trl.KTOTrainer` with the same constructor; fast where exact, stock otherwise.
 
@@ -190,14 +195,10 @@ class FastKTOTrainer(KTOTrainer):
 
     def _static_cached(self, batch: dict[str, Any], entry: torch.nn.Module) -> dict[str, Any]:
         """The batch in fixed shapes, with reference log-probs from the fixed-shape step itself."""
-        model_kwargs = {k: v for k, v in batch.items() if k not in _NON_MODEL_KEYS}
         with ImageFeatureReplay(entry, stop_after_recording=True) as replay:
-            self.model(**model_kwargs, use_cache=False)  # stops once the vision tower has run
+            self.model(**_model_kwargs(batch))  # stops once the vision tower has run
         self.fast_vision_calls += replay.vision_calls
-        features = replay.features
-        if isinstance(features, (list, tuple)):
-            features = torch.cat([f.reshape(-1, f.size(-1)) for f in features])
-        cached = static_batch(batch, features, self._static_step.parts)
+        cached = static_batch(batch, replay.features, self._static_step.parts)
         cached.update(self._static_step.reference_logps(cached))
         return cached
 
@@ -216,11 +217,9 @@ class FastKTOTrainer(KTOTrainer):
 
     def _reference_logps(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reference completion and KL log-probs of one batch, as stock `_compute_loss` forms them."""
-        model_kwargs = {k: v for k, v in batch.items() if k not in _NON_MODEL_KEYS}
-        model_kwargs["use_cache"] = False
         labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
         seq_len = batch["input_ids"].size(1) - 1
-        outputs = self.model(**model_kwargs, labels=labels, fused_lm_head=True)
+        outputs = self.model(**_model_kwargs(batch), labels=labels, fused_lm_head=True)
         return outputs.log_probs[:, -seq_len:].sum(-1), self._compute_kl_logps(self.model, batch)
 
     # -- loss -----------------------------------------------------------------------------------
@@ -267,8 +266,11 @@ class FastKTOTrainer(KTOTrainer):
         """Capture one graph per batch shape before training (their warm-up leaves no gradients)."""
         start = time.perf_counter()
         self.model.train()
-        for batch in {graph_key(b): b for b in reversed(batches)}.values():
-            self._graphed.capture(graph_key(batch), self._graph_inputs(batch, self._loss_scale(None)))
+        first_of_shape: dict[tuple[int, ...], dict[str, Any]] = {}
+        for batch in batches:
+            first_of_shape.setdefault(graph_key(batch), batch)
+        for key, batch in first_of_shape.items():
+            self._graphed.capture(key, self._graph_inputs(batch, self._loss_scale(None)))
         self.fast_capture_seconds = time.perf_counter() - start
         logger.info("KTO fast path: %d CUDA graphs captured in %.1f s", len(self._graphed.graphs),
                     self.fast_capture_seconds)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -34,8 +34,8 @@ from .image_features import image_entry
 LENGTH_MULTIPLE = 32
 # Language models that attend causally over 1-D positions with nothing but the padding mask.
 CAUSAL_FAMILIES = frozenset({"idefics3", "smolvlm"})
-# Keys a static batch adds to the cached one.
-POSITIONS_KEY, KL_POSITIONS_KEY = "image_positions", "KL_image_positions"
+# Key of a static batch's image-token positions (`KL_` + it for the KL sequences).
+POSITIONS_KEY = "image_positions"
 
 
 @dataclass
@@ -46,7 +46,7 @@ class CausalLMParts:
     lm_head: nn.Module
     image_token_id: int
     pad_token_id: int
-    head: dict[str, Any] = field(default_factory=dict)  # kwargs of TRL's chunked log-prob kernel
+    head: dict[str, Any]  # kwargs of TRL's chunked log-prob kernel
 
 
 def _fused_head_settings(base: nn.Module) -> dict[str, Any] | None:
@@ -99,15 +99,21 @@ def _image_positions(ids: torch.Tensor, image_token_id: int, n_features: int) ->
     return positions
 
 
-def static_batch(batch: dict[str, Any], features: torch.Tensor | None, parts: CausalLMParts) -> dict[str, Any]:
-    """A collated stock batch in fixed shapes: right-padded ids and masks, flat image features and
-    the flat positions they go to. Raises `NotRightPadded` if the collator padded elsewhere."""
+def static_batch(batch: dict[str, Any], features: torch.Tensor | list[torch.Tensor] | None,
+                 parts: CausalLMParts) -> dict[str, Any]:
+    """A collated stock batch in fixed shapes: right-padded ids and masks, flat image features
+    (a tensor or per-image list, as the connector returned them) and the flat positions they go
+    to. Raises `NotRightPadded` if the collator padded elsewhere."""
     prefixes = [""] + (["KL_"] if "KL_input_ids" in batch else [])
     longest = max(batch[f"{p}input_ids"].size(1) for p in prefixes)
     length = -(-longest // LENGTH_MULTIPLE) * LENGTH_MULTIPLE
     hidden = parts.backbone.config.hidden_size
-    flat = (features.reshape(-1, hidden) if features is not None
-            else torch.zeros(0, hidden, device=batch["input_ids"].device))
+    if features is None:
+        flat = torch.zeros(0, hidden, device=batch["input_ids"].device)
+    elif isinstance(features, (list, tuple)):
+        flat = torch.cat([f.reshape(-1, hidden) for f in features])
+    else:
+        flat = features.reshape(-1, hidden)
     out: dict[str, Any] = {"label": batch["label"], FEATURES_KEY: flat}
     for p in prefixes:
         mask = batch[f"{p}attention_mask"]
@@ -116,7 +122,7 @@ def static_batch(batch: dict[str, Any], features: torch.Tensor | None, parts: Ca
         out[f"{p}input_ids"] = _pad_right(batch[f"{p}input_ids"], length, parts.pad_token_id)
         out[f"{p}attention_mask"] = _pad_right(mask, length, 0)
         out[f"{p}completion_mask"] = _pad_right(batch[f"{p}completion_mask"], length, 0)
-        out[f"{p}image_positions"] = _image_positions(out[f"{p}input_ids"], parts.image_token_id, flat.size(0))
+        out[f"{p}{POSITIONS_KEY}"] = _image_positions(out[f"{p}input_ids"], parts.image_token_id, flat.size(0))
     return out
 
 
@@ -213,7 +219,7 @@ class StaticKTOStep:
 
     def logps(self, batch: dict[str, Any], prefix: str = "") -> dict[str, torch.Tensor]:
         return sequence_logps(self.parts, batch[f"{prefix}input_ids"], batch[f"{prefix}completion_mask"],
-                              batch[FEATURES_KEY], batch[f"{prefix}image_positions"])
+                              batch[FEATURES_KEY], batch[f"{prefix}{POSITIONS_KEY}"])
 
     def reference_logps(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """`ref_logps` (and `ref_KL_logps`) of a static batch; call with the adapters disabled."""
@@ -254,8 +260,9 @@ def log_kto_metrics(metrics: dict[str, list[float]], stats: torch.Tensor, batch:
     metrics["entropy"].append(entropy.sum().item() / total if total > 0 else 0.0)
     sides = (("chosen", labels), ("rejected", ~labels))
     for side, rows in sides:
-        if tokens[rows].sum() > 0:
-            metrics[f"logits/{side}"].append(logit_sums[rows].sum().item() / tokens[rows].sum().item())
+        side_tokens = tokens[rows].sum().item()
+        if side_tokens > 0:
+            metrics[f"logits/{side}"].append(logit_sums[rows].sum().item() / side_tokens)
     for side, rows in sides:
         if rows.any():
             metrics[f"rewards/{side}"].append(rewards[rows].nansum().item() / int(rows.sum()))
